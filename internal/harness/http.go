@@ -1,0 +1,220 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+)
+
+// Request is one HTTP request a check sends to the service.
+type Request struct {
+	Method string
+	// Path is relative to the service's URL ("/todos?page=2"), or a full URL
+	// (for a second instance).
+	Path   string
+	Header http.Header
+	// JSON, when not nil, is marshalled as the body with Content-Type
+	// application/json. Use Body for anything else (malformed JSON, other types).
+	JSON any
+	Body []byte
+	// Token overrides the Bearer token. "" means the run's default user when
+	// the run includes auth.
+	Token string
+	// NoAuth sends no Authorization header at all.
+	NoAuth bool
+}
+
+// Response is what came back.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+	// Curl is the request as a curl command line.
+	Curl string
+	// Method and Path are the request's, as given in Request (for messages
+	// such as "GET /todos/1: expected 200, got 404").
+	Method string
+	Path   string
+}
+
+// MaxBodyShown is how much of a body a transcript keeps.
+const MaxBodyShown = 2048
+
+// Do sends r, records the exchange in the transcript and returns the
+// response. The error is a transport error (connection refused, timeout) in
+// words a learner understands.
+func (h *H) Do(ctx context.Context, r Request) (*Response, error) {
+	if r.Method == "" {
+		r.Method = http.MethodGet
+	}
+	url := r.Path
+	if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
+		url = h.URL(r.Path)
+	}
+	body := r.Body
+	header := http.Header{}
+	for k, v := range r.Header {
+		header[k] = append([]string(nil), v...)
+	}
+	if r.JSON != nil {
+		b, err := json.Marshal(r.JSON)
+		if err != nil {
+			return nil, fmt.Errorf("grader bug: cannot encode request body: %w", err)
+		}
+		body = b
+		if header.Get("Content-Type") == "" {
+			header.Set("Content-Type", "application/json")
+		}
+	}
+	if !r.NoAuth && header.Get("Authorization") == "" {
+		tok := r.Token
+		if tok == "" && h.Auth {
+			u, err := h.User(ctx)
+			if err != nil {
+				return nil, err
+			}
+			tok = u.Token
+		}
+		if tok != "" {
+			header.Set("Authorization", "Bearer "+tok)
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, r.Method, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("grader bug: bad request %s %s: %w", r.Method, url, err)
+	}
+	if body == nil {
+		req.Body = nil
+		req.ContentLength = 0
+	}
+	req.Header = header
+	if host := header.Get("Host"); host != "" {
+		req.Host = host
+	}
+	curl := Curl(r.Method, url, header, body)
+	resp, err := h.client.Do(req)
+	if err != nil {
+		msg := describeTransportError(err)
+		h.Record("http", curl, "(no response: "+msg+")")
+		return nil, fmt.Errorf("%s %s: no response: %s", r.Method, r.Path, msg)
+	}
+	defer resp.Body.Close()
+	rb, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		h.Record("http", curl, FormatResponse(resp.StatusCode, resp.Header, rb)+"\n(the body was cut off: "+describeTransportError(err)+")")
+		return nil, fmt.Errorf("%s %s: the response body could not be read: %s", r.Method, r.Path, describeTransportError(err))
+	}
+	out := &Response{Status: resp.StatusCode, Header: resp.Header, Body: rb, Curl: curl, Method: r.Method, Path: r.Path}
+	h.Record("http", curl, FormatResponse(resp.StatusCode, resp.Header, rb))
+	return out, nil
+}
+
+// Get is Do with GET.
+func (h *H) Get(ctx context.Context, path string) (*Response, error) {
+	return h.Do(ctx, Request{Method: http.MethodGet, Path: path})
+}
+
+// DecodeJSON decodes the body into v; the error says what was wrong with the
+// body in a learner's terms.
+func (r *Response) DecodeJSON(v any) error {
+	if len(bytes.TrimSpace(r.Body)) == 0 {
+		return fmt.Errorf("the response body is empty, expected JSON")
+	}
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		return fmt.Errorf("the response body is not the JSON expected (%v): %s", err, Shorten(string(r.Body), 200))
+	}
+	return nil
+}
+
+// Curl renders a request as a curl command line the learner can paste.
+func Curl(method, url string, header http.Header, body []byte) string {
+	var b strings.Builder
+	b.WriteString("curl -i")
+	if method != http.MethodGet || len(body) > 0 {
+		if method == http.MethodHead {
+			b.WriteString(" -I")
+		} else {
+			b.WriteString(" -X " + method)
+		}
+	}
+	b.WriteString(" " + shellQuote(url))
+	keys := make([]string, 0, len(header))
+	for k := range header {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		for _, v := range header[k] {
+			b.WriteString(" -H " + shellQuote(k+": "+v))
+		}
+	}
+	if len(body) > 0 {
+		s := string(body)
+		if len(s) > MaxBodyShown {
+			s = s[:MaxBodyShown] + fmt.Sprintf("...(%d bytes in all)", len(body))
+		}
+		b.WriteString(" --data-raw " + shellQuote(s))
+	}
+	return b.String()
+}
+
+// FormatResponse renders a response as the learner would see it with curl -i,
+// the body cut to MaxBodyShown.
+func FormatResponse(status int, header http.Header, body []byte) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "HTTP %d %s", status, http.StatusText(status))
+	keys := make([]string, 0, len(header))
+	for k := range header {
+		if k == "Date" {
+			continue
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		for _, v := range header[k] {
+			fmt.Fprintf(&b, "\n%s: %s", k, v)
+		}
+	}
+	if len(body) > 0 {
+		b.WriteString("\n\n")
+		b.WriteString(Shorten(string(body), MaxBodyShown))
+	}
+	return b.String()
+}
+
+// Shorten cuts s to at most n bytes (on a rune boundary) and says how long it was.
+func Shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("... (%d bytes in all)", len(s))
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func describeTransportError(err error) string {
+	s := err.Error()
+	switch {
+	case strings.Contains(s, "connection refused"):
+		return "connection refused (is the service still running and listening on $PORT?)"
+	case strings.Contains(s, "Client.Timeout") || strings.Contains(s, "deadline exceeded"):
+		return "timed out waiting for the response"
+	case strings.Contains(s, "EOF") || strings.Contains(s, "connection reset"):
+		return "the connection was closed without a complete response"
+	}
+	return s
+}

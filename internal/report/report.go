@@ -1,0 +1,252 @@
+// Package report prints a grader.Report: one writer per format (text, json,
+// junit, markdown, github, classroom, gradescope) behind one entry point,
+// Write, plus the live per-check progress lines the CLI shows on stderr.
+//
+// Writers never decide about terminals or the environment: colour and the
+// GitHub step-summary path come in through Options, set by the CLI.
+package report
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/backend-grader/grader/internal/grader"
+)
+
+// Options tune the writers.
+type Options struct {
+	// Color adds ANSI colours to the text format (the CLI decides: a TTY and
+	// no NO_COLOR). Other formats ignore it.
+	Color bool
+	// Verbose shows evidence uncut and per-check durations in the text
+	// format. Failed checks show their evidence either way, cut to a sane size.
+	Verbose bool
+	// SummaryPath, for the github format, is the file the markdown summary
+	// is appended to (the CLI passes $GITHUB_STEP_SUMMARY); empty: none.
+	SummaryPath string
+}
+
+// Formats lists the format names Write accepts (DESIGN.md §2.5).
+var Formats = []string{"text", "json", "junit", "markdown", "github", "classroom", "gradescope"}
+
+type renderer func(r *grader.Report, o Options) ([]byte, error)
+
+var renderers = map[string]renderer{
+	"text":       func(r *grader.Report, o Options) ([]byte, error) { return renderText(r, o), nil },
+	"json":       renderJSON,
+	"junit":      renderJUnit,
+	"markdown":   func(r *grader.Report, o Options) ([]byte, error) { return renderMarkdown(r, MaxMarkdownBytes), nil },
+	"github":     renderGitHub,
+	"classroom":  renderClassroom,
+	"gradescope": renderGradescope,
+}
+
+// Write prints r to w in the named format.
+func Write(w io.Writer, format string, r *grader.Report, o Options) error {
+	if r == nil {
+		return errors.New("no report to write (grader bug: the run produced no report)")
+	}
+	render, ok := renderers[format]
+	if !ok {
+		return fmt.Errorf("unknown report format %q: use one of %s", format, strings.Join(Formats, ", "))
+	}
+	out, err := render(r, o)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, bytes.NewReader(out)); err != nil {
+		return fmt.Errorf("could not write the %s report: %w", format, err)
+	}
+	return nil
+}
+
+// tally counts check outcomes; checks that never ran because of the run's
+// Problem (or an interrupt) are counted apart from real errors.
+type tally struct {
+	pass, fail, errs, notRun, skip int
+}
+
+func countChecks(r *grader.Report) tally {
+	var t tally
+	for _, st := range r.Stages {
+		for _, c := range st.Checks {
+			switch {
+			case c.Status == grader.StatusPass:
+				t.pass++
+			case c.Status == grader.StatusFail:
+				t.fail++
+			case c.Status == grader.StatusSkip:
+				t.skip++
+			case isNotRun(c):
+				t.notRun++
+			default:
+				t.errs++
+			}
+		}
+	}
+	return t
+}
+
+// isNotRun reports whether c was never run (the runner and the CLI mark
+// such checks as errors whose message starts with "not run").
+func isNotRun(c grader.CheckResult) bool {
+	return c.Status == grader.StatusError && strings.HasPrefix(c.Message, "not run")
+}
+
+// isFailure reports whether c failed or errored while actually running.
+func isFailure(c grader.CheckResult) bool {
+	return c.Status == grader.StatusFail || (c.Status == grader.StatusError && !isNotRun(c))
+}
+
+// verdict is "PASSED" or "NOT PASSED".
+func verdict(r *grader.Report) string {
+	if r.Passed {
+		return "PASSED"
+	}
+	return "NOT PASSED"
+}
+
+// resultLine is the one-line result: "PASSED 41/41" or
+// "NOT PASSED 41/50 (3 failed, 1 error)".
+func resultLine(r *grader.Report) string {
+	line := fmt.Sprintf("%s %d/%d", verdict(r), r.Score, r.MaxScore)
+	if d := resultDetails(r); d != "" {
+		line += " (" + d + ")"
+	}
+	return line
+}
+
+func resultDetails(r *grader.Report) string {
+	t := countChecks(r)
+	var parts []string
+	if r.Problem != nil {
+		parts = append(parts, problemTitle(r.Problem))
+	}
+	if t.fail > 0 {
+		parts = append(parts, fmt.Sprintf("%d failed", t.fail))
+	}
+	if t.errs > 0 {
+		parts = append(parts, plural(t.errs, "error", "errors"))
+	}
+	if t.notRun > 0 {
+		parts = append(parts, fmt.Sprintf("%d not run", t.notRun))
+	}
+	if t.skip > 0 {
+		parts = append(parts, fmt.Sprintf("%d skipped", t.skip))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// problemTitle names a Problem's kind in the learner's terms.
+func problemTitle(p *grader.Problem) string {
+	switch p.Kind {
+	case "build":
+		return "your project did not build"
+	case "start":
+		return "your service did not start"
+	case "crash":
+		return "your service stopped during the run"
+	default:
+		return "the run could not finish"
+	}
+}
+
+// logPrefix is what each line of a Problem's log tail is prefixed with.
+func logPrefix(p *grader.Problem) string {
+	if p.Kind == "build" {
+		return "[build] "
+	}
+	return "[your_service] "
+}
+
+// logTail returns the last n lines of a Problem's log.
+func logTail(log string, n int) []string {
+	log = strings.TrimRight(log, "\n")
+	if log == "" {
+		return nil
+	}
+	lines := strings.Split(log, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return lines
+}
+
+// problemLogLines is how many lines of a Problem's log the reports show.
+const problemLogLines = 20
+
+// firstFailure returns the first check that failed or errored while running.
+func firstFailure(r *grader.Report) (grader.CheckResult, bool) {
+	for _, st := range r.Stages {
+		for _, c := range st.Checks {
+			if isFailure(c) {
+				return c, true
+			}
+		}
+	}
+	return grader.CheckResult{}, false
+}
+
+// rerunCommand is the command that re-runs one check (or, with no check id,
+// the whole stage).
+func rerunCommand(r *grader.Report, checkID string) string {
+	dir := r.Submission.Path
+	if dir == "" {
+		dir = "."
+	}
+	cmd := "grader check " + shellWord(dir)
+	if r.Stage != "" {
+		cmd += " --stage " + shellWord(r.Stage)
+	}
+	if checkID != "" {
+		cmd += " --check " + shellWord(checkID)
+	}
+	return cmd
+}
+
+// rerunHint is the "what next" line under a report, or "".
+func rerunHint(r *grader.Report) string {
+	if c, ok := firstFailure(r); ok {
+		return "re-run one check: " + rerunCommand(r, c.ID)
+	}
+	if r.Problem != nil {
+		return "fix the problem above, then run: " + rerunCommand(r, "")
+	}
+	return ""
+}
+
+// shellWord quotes s for a POSIX shell when it needs it.
+func shellWord(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:@+=,", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// checkName is how a check is named where one string must do.
+func checkName(c grader.CheckResult) string {
+	if c.Title == "" {
+		return c.ID
+	}
+	return c.ID + ": " + c.Title
+}
+
+// stageName is a stage's id and title.
+func stageName(st grader.StageResult) string {
+	if st.Title == "" {
+		return st.ID
+	}
+	return st.ID + " · " + st.Title
+}

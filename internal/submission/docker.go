@@ -1,0 +1,314 @@
+package submission
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+)
+
+// containerPort is PORT inside the learner's container.
+const containerPort = 8080
+
+// runLabel marks everything the grader creates (`grader clean` removes it).
+const runLabel = "io.grader.run"
+
+// DockerUnavailableError says that docker: true cannot be honoured because
+// no Docker engine answers: the grader's environment, not the learner's
+// project.
+type DockerUnavailableError struct{ Err error }
+
+func (e *DockerUnavailableError) Error() string {
+	return fmt.Sprintf("the project says docker: true, but no Docker engine answers (%v): start Docker, or grade it as a process with run: in grader.yaml", e.Err)
+}
+
+func (e *DockerUnavailableError) Unwrap() error { return e.Err }
+
+// dockerClient connects to the engine named by the environment (DOCKER_HOST,
+// ...) and checks that it answers.
+func dockerClient(ctx context.Context) (*client.Client, error) {
+	cli, err := client.New(client.FromEnv)
+	if err != nil {
+		return nil, &DockerUnavailableError{Err: err}
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := cli.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
+		cli.Close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &DockerUnavailableError{Err: err}
+	}
+	return cli, nil
+}
+
+// initDocker prepares Start for docker: true: a client, and the image
+// (built now when Build was not called).
+func (p *Process) initDocker(ctx context.Context) error {
+	if p.m.image == "" {
+		if err := buildImage(ctx, p.cfg); err != nil {
+			return err
+		}
+	}
+	cli, err := dockerClient(ctx)
+	if err != nil {
+		return err
+	}
+	p.docker = cli
+	p.launch = p.launchContainer
+	p.command = fmt.Sprintf("docker build . && docker run (PORT=%d in the container)", containerPort)
+	return nil
+}
+
+// launchContainer runs the image with PORT=8080 inside, published on
+// 127.0.0.1:hostPort (a free port when 0), and waits until it answers HTTP.
+func (p *Process) launchContainer(ctx context.Context, hostPort int, vars map[string]string, ring *lineRing, prefix string) (runner, int, error) {
+	port := hostPort
+	if port == 0 {
+		var err error
+		if port, err = freePort(); err != nil {
+			return nil, 0, err
+		}
+	}
+	env, notes := serviceEnv(nil, vars, containerPort, p.m.Env)
+	if prefix == servicePrefix {
+		for _, n := range notes {
+			p.cfg.logf("%s", n)
+		}
+		p.mu.Lock()
+		p.env = env
+		p.mu.Unlock()
+	}
+	timeout := p.m.Timeout()
+	cport := network.MustParsePort(fmt.Sprintf("%d/tcp", containerPort))
+	hc := &container.HostConfig{
+		PortBindings: network.PortMap{cport: {{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: strconv.Itoa(port)}}},
+	}
+	if p.cfg.Network != "" {
+		hc.NetworkMode = container.NetworkMode(p.cfg.Network)
+	}
+	p.cfg.logf("starting your service: container of %s on %s (PORT=%d inside, waiting up to %s)", p.m.image, p.cfg.Network, containerPort, timeout)
+	started := time.Now()
+	created, err := p.docker.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Config: &container.Config{
+			Image: p.m.image, Env: environ(env), Labels: labels(p.cfg),
+			ExposedPorts: network.PortSet{cport: {}},
+		},
+		HostConfig: hc,
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, 0, ctx.Err()
+		}
+		return nil, 0, fmt.Errorf("docker: cannot create the service's container: %w", err)
+	}
+	c := &containerRunner{cli: p.docker, id: created.ID, exited: make(chan struct{}),
+		drained: make(chan struct{}), stopDone: make(chan struct{})}
+	if !p.track(c) {
+		c.stop(context.WithoutCancel(ctx))
+		return nil, 0, errStopped
+	}
+	if _, err := p.docker.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
+		c.stop(context.WithoutCancel(ctx))
+		if ctx.Err() != nil {
+			return nil, 0, ctx.Err()
+		}
+		return nil, 0, &ProjectError{Kind: "start",
+			Message: "your service's container did not start: " + firstLine(err.Error()),
+			Hint:    "check the Dockerfile's CMD / ENTRYPOINT: `docker run` of the image must start the service"}
+	}
+	c.follow(ring, p.echo, prefix)
+
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	hclient := &http.Client{Timeout: time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	probe := func(ctx context.Context) bool {
+		// Docker's proxy accepts the connection even when nothing listens in
+		// the container: only an HTTP response proves the service is there.
+		d := net.Dialer{Timeout: 250 * time.Millisecond}
+		conn, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return false
+		}
+		conn.Close()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/", nil)
+		resp, err := hclient.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return true
+	}
+	err = waitReady(ctx, c, timeout, probe)
+	switch {
+	case err == nil:
+		p.cfg.logf("your service answers on $PORT (=%d in the container, %s on this machine) after %s", containerPort, addr, time.Since(started).Round(10*time.Millisecond))
+		return c, port, nil
+	case errors.Is(err, errGone):
+		c.waitOutput(time.Second)
+		c.stop(context.WithoutCancel(ctx))
+		return nil, 0, &ProjectError{Kind: "start",
+			Message: fmt.Sprintf("your service %s before it listened on $PORT (PORT=%d)", c.exitReason(), containerPort),
+			Hint:    fmt.Sprintf("run the image yourself with `docker run -e PORT=%d -p %d:%d IMAGE` and read the error in its output", containerPort, containerPort, containerPort),
+			Log:     tail(ring, 40)}
+	case errors.Is(err, errNotReady):
+		pe := c.notListening(ctx, timeout)
+		c.stop(context.WithoutCancel(ctx))
+		pe.Log = tail(ring, 40)
+		return nil, 0, pe
+	default:
+		c.stop(context.WithoutCancel(ctx))
+		return nil, 0, err
+	}
+}
+
+// containerRunner is one container of the service.
+type containerRunner struct {
+	cli     *client.Client
+	id      string
+	exited  chan struct{}
+	drained chan struct{}
+	reason  string
+	logs    io.Closer
+
+	stopping atomic.Bool
+	stopOnce sync.Once
+	stopDone chan struct{}
+	stopErr  error
+}
+
+// follow streams the container's output into ring and watches for its end.
+func (c *containerRunner) follow(ring *lineRing, echo *echoer, prefix string) {
+	ctx := context.Background()
+	pr, pw := io.Pipe()
+	go pump(pr, ring, echo, prefix, c.drained)
+	logs, err := c.cli.ContainerLogs(ctx, c.id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Follow: true})
+	if err != nil {
+		pw.CloseWithError(err)
+	} else {
+		c.logs = logs
+		go func() {
+			_, err := stdcopy.StdCopy(pw, pw, logs)
+			pw.CloseWithError(err)
+		}()
+	}
+	go func() {
+		w := c.cli.ContainerWait(ctx, c.id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
+		select {
+		case res := <-w.Result:
+			c.reason = fmt.Sprintf("exited with code %d", res.StatusCode)
+			if ins, err := c.cli.ContainerInspect(ctx, c.id, client.ContainerInspectOptions{}); err == nil &&
+				ins.Container.State != nil && ins.Container.State.OOMKilled {
+				c.reason = "was killed: out of memory"
+			}
+		case err := <-w.Error:
+			c.reason = "is gone (" + firstLine(err.Error()) + ")"
+		}
+		close(c.exited)
+	}()
+}
+
+func (c *containerRunner) done() <-chan struct{} { return c.exited }
+
+func (c *containerRunner) exitReason() string {
+	select {
+	case <-c.exited:
+	default:
+		return ""
+	}
+	if c.stopping.Load() {
+		return "was stopped by the grader"
+	}
+	return c.reason
+}
+
+func (c *containerRunner) waitOutput(d time.Duration) {
+	select {
+	case <-c.drained:
+	case <-time.After(d):
+		if c.logs != nil {
+			c.logs.Close()
+		}
+	}
+}
+
+// stop stops the container (SIGTERM, SIGKILL after stopGrace) and removes it.
+func (c *containerRunner) stop(ctx context.Context) error {
+	c.stopOnce.Do(func() {
+		defer close(c.stopDone)
+		select {
+		case <-c.exited:
+		default:
+			c.stopping.Store(true)
+		}
+		// The container goes even when ctx is cancelled (an interrupt).
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopGrace+15*time.Second)
+		defer cancel()
+		grace := int(stopGrace / time.Second)
+		if ctx.Err() != nil {
+			grace = 0
+		}
+		_, _ = c.cli.ContainerStop(cctx, c.id, client.ContainerStopOptions{Timeout: &grace})
+		if _, err := c.cli.ContainerRemove(cctx, c.id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
+			c.stopErr = fmt.Errorf("cannot remove the service's container %.12s: %w", c.id, err)
+		}
+		select {
+		case <-c.exited:
+		case <-cctx.Done():
+		}
+		c.waitOutput(time.Second)
+	})
+	select {
+	case <-c.stopDone:
+		return c.stopErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// notListening explains a container that did not answer on $PORT in time,
+// from what listens inside it (read from the host's /proc when the engine
+// runs on this machine).
+func (c *containerRunner) notListening(ctx context.Context, timeout time.Duration) *ProjectError {
+	var ls []listener
+	if ins, err := c.cli.ContainerInspect(ctx, c.id, client.ContainerInspectOptions{}); err == nil &&
+		ins.Container.State != nil && ins.Container.State.Pid > 0 {
+		ls = netnsListeners(ins.Container.State.Pid)
+	}
+	var loopback, open []listener
+	for _, l := range ls {
+		if l.Port == containerPort && l.IP.IsLoopback() {
+			loopback = append(loopback, l)
+		} else if l.Port == containerPort {
+			open = append(open, l)
+		}
+	}
+	if len(open) > 0 {
+		return &ProjectError{Kind: "start",
+			Message: fmt.Sprintf("your service listens on $PORT (=%d) in its container but did not answer an HTTP request within %s", containerPort, timeout),
+			Hint:    "the service must speak plain HTTP on $PORT (no TLS) and answer every request, even one for a path it does not know (with 404)"}
+	}
+	if len(loopback) > 0 {
+		return &ProjectError{Kind: "start",
+			Message: fmt.Sprintf("your service listens on %s inside its container, which cannot be reached from outside the container: listen on 0.0.0.0 (all interfaces)", loopback[0]),
+			Hint:    "in a container, 127.0.0.1 / localhost is the container itself: bind the server to 0.0.0.0:$PORT (or an empty host)"}
+	}
+	pe := notListening(ls, containerPort, timeout)
+	if len(ls) == 0 {
+		pe.Message = fmt.Sprintf("your service did not answer HTTP on $PORT (=%d in its container) within %s", containerPort, timeout)
+	}
+	return pe
+}

@@ -1,0 +1,171 @@
+package submission
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// launchHost starts the manifest's run command as a process group on
+// 127.0.0.1:hostPort (a free port when 0) and waits until it listens there.
+func (p *Process) launchHost(ctx context.Context, hostPort int, vars map[string]string, ring *lineRing, prefix string) (runner, int, error) {
+	port := hostPort
+	if port == 0 {
+		var err error
+		if port, err = freePort(); err != nil {
+			return nil, 0, err
+		}
+	}
+	env, notes := serviceEnv(hostEnviron(), vars, port, p.m.Env)
+	if prefix == servicePrefix {
+		for _, n := range notes {
+			p.cfg.logf("%s", n)
+		}
+		p.mu.Lock()
+		p.env, _ = serviceEnv(nil, vars, port, p.m.Env)
+		p.mu.Unlock()
+	}
+	timeout := p.m.Timeout()
+	what := "your service"
+	if prefix != servicePrefix {
+		what = "another instance of your service"
+	}
+	p.cfg.logf("starting %s: %s (PORT=%d, waiting up to %s for it to listen)", what, p.m.Run, port, timeout)
+	started := time.Now()
+	proc, err := startProc(p.m.Dir, execScript(p.m.Run), environ(env), ring, p.echo, prefix)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !p.track(proc) {
+		proc.kill()
+		return nil, 0, errStopped
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	probe := func(ctx context.Context) bool {
+		d := net.Dialer{Timeout: 250 * time.Millisecond}
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return true
+	}
+	err = waitReady(ctx, proc, timeout, probe)
+	switch {
+	case err == nil:
+		p.cfg.logf("your service listens on $PORT (=%d) after %s", port, time.Since(started).Round(10*time.Millisecond))
+		return proc, port, nil
+	case errors.Is(err, errGone):
+		proc.waitOutput(time.Second)
+		hint := fmt.Sprintf("run `%s` yourself with PORT=%d and read the error in its output: the service must stay in the foreground and serve HTTP on $PORT", p.m.Run, port)
+		switch proc.state.ExitCode() {
+		case 127:
+			hint = fmt.Sprintf("the shell could not find the command in `%s`: check run: (and build:) in grader.yaml, relative to the project directory", p.m.Run)
+		case 126:
+			hint = fmt.Sprintf("the command in `%s` is not executable: chmod +x it, or run it through its interpreter (sh ./run.sh, python3 app.py)", p.m.Run)
+		}
+		return nil, 0, &ProjectError{Kind: "start",
+			Message: fmt.Sprintf("your service %s before it listened on $PORT (PORT=%d)", proc.exitReason(), port),
+			Hint:    hint,
+			Log:     tail(ring, 40)}
+	case errors.Is(err, errNotReady):
+		pe := notListening(groupListeners(proc.pgid), port, timeout)
+		proc.kill()
+		pe.Log = tail(ring, 40)
+		return nil, 0, pe
+	default:
+		proc.kill()
+		return nil, 0, err
+	}
+}
+
+// notListening explains a service that did not listen on $PORT in time,
+// from the sockets it does listen on.
+func notListening(ls []listener, port int, timeout time.Duration) *ProjectError {
+	var onPort, elsewhere []listener
+	for _, l := range ls {
+		if l.Port == port {
+			onPort = append(onPort, l)
+		} else {
+			elsewhere = append(elsewhere, l)
+		}
+	}
+	switch {
+	case len(onPort) > 0:
+		return &ProjectError{Kind: "start",
+			Message: fmt.Sprintf("your service listens on %s, which the grader cannot reach at 127.0.0.1:%d", onPort[0], port),
+			Hint:    "listen on all interfaces (0.0.0.0, or an empty host) on $PORT"}
+	case len(elsewhere) > 0:
+		return &ProjectError{Kind: "start",
+			Message: fmt.Sprintf("your service listens on %s, not on $PORT (=%d): read the port from the PORT environment variable", portList(elsewhere), port),
+			Hint:    "the grader picks a free port for every run and passes it in PORT; a fixed port fails here and on most hosting platforms"}
+	default:
+		return &ProjectError{Kind: "start",
+			Message: fmt.Sprintf("your service did not listen on $PORT (=%d) within %s", port, timeout),
+			Hint:    fmt.Sprintf("start the HTTP server in the foreground on the port in the PORT environment variable; if it only needs longer to start, raise startupTimeout in grader.yaml (now %s)", timeout)}
+	}
+}
+
+// leadingAssignment matches "NAME=value ..." at the start of a command.
+var leadingAssignment = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
+
+// execScript prefixes a simple command with exec, so that the service is
+// the shell's process itself and gets SIGTERM directly. A command with shell
+// syntax (;, &&, |, a leading VAR=value, ...) is run as it is; the whole
+// process group gets the signal anyway.
+func execScript(run string) string {
+	if strings.ContainsAny(run, ";&|\n()`{}") || leadingAssignment.MatchString(run) || strings.HasPrefix(run, "exec ") {
+		return run
+	}
+	return "exec " + run
+}
+
+// Build runs the manifest's build command once (sh -c, in the project
+// directory, in its own process group; cancelling ctx kills it). A failed
+// build is a *ProjectError of kind "build" with the last lines of output.
+// With docker: true it builds the image instead.
+func Build(ctx context.Context, cfg Config) error {
+	m := cfg.Manifest
+	if m == nil {
+		return errors.New("submission.Build: no manifest")
+	}
+	if m.Docker {
+		return buildImage(ctx, cfg)
+	}
+	if m.Build == "" {
+		return nil
+	}
+	cfg.logf("building: %s", m.Build)
+	started := time.Now()
+	env := hostEnviron()
+	for k, v := range cfg.Env {
+		if k != "PORT" {
+			env[k] = v
+		}
+	}
+	ring := newLineRing(40)
+	proc, err := startProc(m.Dir, m.Build, environ(env), ring, newEchoer(cfg.Output), servicePrefix)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-proc.done():
+	case <-ctx.Done():
+		proc.kill()
+		return ctx.Err()
+	}
+	proc.waitOutput(2 * time.Second)
+	if proc.state.Success() {
+		cfg.logf("built in %s", time.Since(started).Round(100*time.Millisecond))
+		return nil
+	}
+	return &ProjectError{Kind: "build",
+		Message: fmt.Sprintf("the project did not build: `%s` %s", m.Build, describeExit(proc.state)),
+		Hint:    fmt.Sprintf("run `%s` in your project directory and fix the errors it prints (the last lines are below)", m.Build),
+		Log:     tail(ring, 40)}
+}

@@ -1,0 +1,168 @@
+package submission
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// stopGrace is how long a stopped service has between SIGTERM and SIGKILL.
+const stopGrace = 5 * time.Second
+
+// osProc is one command run by `sh -c` in its own process group, its output
+// read into a ring of lines.
+type osProc struct {
+	cmd     *exec.Cmd
+	pgid    int
+	pipe    *os.File
+	exited  chan struct{} // closed once the command was reaped
+	drained chan struct{} // closed once its output reached EOF
+	state   *os.ProcessState
+
+	stopping atomic.Bool
+	stopOnce sync.Once
+	stopDone chan struct{}
+	stopErr  error
+}
+
+// startProc starts `sh -c script` in dir with env, in its own process group,
+// its stdout and stderr read into ring and echoed with prefix.
+func startProc(dir, script string, env []string, ring *lineRing, echo *echoer, prefix string) (*osProc, error) {
+	return startArgs(dir, []string{"/bin/sh", "-c", script}, env, ring, echo, prefix)
+}
+
+// startArgs is startProc for a program and its arguments.
+func startArgs(dir string, argv []string, env []string, ring *lineRing, echo *echoer, prefix string) (*osProc, error) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("cannot make a pipe for the output: %w", err)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = dir
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = pw, pw
+	cmd.SysProcAttr = sysProcAttr()
+	if err := cmd.Start(); err != nil {
+		pr.Close()
+		pw.Close()
+		return nil, fmt.Errorf("cannot run %s in %s: %w", argv[0], dir, err)
+	}
+	pw.Close()
+	p := &osProc{
+		cmd: cmd, pgid: cmd.Process.Pid, pipe: pr,
+		exited: make(chan struct{}), drained: make(chan struct{}), stopDone: make(chan struct{}),
+	}
+	go pump(pr, ring, echo, prefix, p.drained)
+	go func() {
+		_ = cmd.Wait()
+		p.state = cmd.ProcessState
+		// Whatever the service left behind in its group goes with it.
+		_ = syscall.Kill(-p.pgid, syscall.SIGKILL)
+		close(p.exited)
+	}()
+	return p, nil
+}
+
+// done is closed once the process is gone.
+func (p *osProc) done() <-chan struct{} { return p.exited }
+
+// exitReason says how the process ended ("exited with code 2"), "" while it runs.
+func (p *osProc) exitReason() string {
+	select {
+	case <-p.exited:
+	default:
+		return ""
+	}
+	if p.stopping.Load() {
+		return "was stopped by the grader"
+	}
+	return describeExit(p.state)
+}
+
+// waitOutput waits up to d for the output to be read to its end.
+func (p *osProc) waitOutput(d time.Duration) {
+	select {
+	case <-p.drained:
+	case <-time.After(d):
+		// Something outside the group still holds the pipe: stop reading.
+		p.pipe.Close()
+	}
+}
+
+// kill ends the group at once and waits for the process to be reaped.
+func (p *osProc) kill() {
+	p.stopping.Store(true)
+	_ = syscall.Kill(-p.pgid, syscall.SIGKILL)
+	select {
+	case <-p.exited:
+	case <-time.After(stopGrace):
+	}
+	p.waitOutput(time.Second)
+}
+
+// stop sends SIGTERM to the group, then SIGKILL after stopGrace (or when ctx
+// ends), and waits until the process is reaped. Safe to call more than once
+// and concurrently.
+func (p *osProc) stop(ctx context.Context) error {
+	p.stopOnce.Do(func() {
+		defer close(p.stopDone)
+		select {
+		case <-p.exited:
+			p.waitOutput(time.Second)
+			return
+		default:
+		}
+		p.stopping.Store(true)
+		_ = syscall.Kill(-p.pgid, syscall.SIGTERM)
+		t := time.NewTimer(stopGrace)
+		defer t.Stop()
+		select {
+		case <-p.exited:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		_ = syscall.Kill(-p.pgid, syscall.SIGKILL)
+		select {
+		case <-p.exited:
+		case <-time.After(stopGrace):
+			p.stopErr = fmt.Errorf("process group %d did not end after SIGKILL", p.pgid)
+		}
+		p.waitOutput(time.Second)
+	})
+	select {
+	case <-p.stopDone:
+		return p.stopErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// describeExit says how a process ended: "exited with code 3",
+// "was killed by signal SIGSEGV (segmentation fault)".
+func describeExit(st *os.ProcessState) string {
+	if st == nil {
+		return "ended"
+	}
+	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return "was killed by signal " + signalName(ws.Signal())
+	}
+	return fmt.Sprintf("exited with code %d", st.ExitCode())
+}
+
+func signalName(sig syscall.Signal) string {
+	if name := unix.SignalName(sig); name != "" {
+		return fmt.Sprintf("%s (%v)", name, sig)
+	}
+	return fmt.Sprintf("%d (%v)", int(sig), sig)
+}
+
+// errStopped is returned when a Process was stopped while starting.
+var errStopped = errors.New("the service was stopped by the grader")

@@ -1,0 +1,71 @@
+package http
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/backend-grader/grader/checks/internal/expect"
+	"github.com/backend-grader/grader/internal/grader"
+	"github.com/backend-grader/grader/internal/harness"
+)
+
+// notFound: a path the service does not serve -> 404 with a JSON message.
+func notFound(ctx context.Context, h *harness.H) error {
+	path := fmt.Sprintf("/no-such-route-%06x/%d", h.Rand.IntN(1<<24), h.Rand.IntN(1000))
+	resp, err := h.Do(ctx, harness.Request{Path: path, NoAuth: true})
+	if err != nil {
+		return expect.Transport(err)
+	}
+	if err := expect.Status(resp, http.StatusNotFound); err != nil {
+		if resp.Status < 300 {
+			return expect.Hint(err, "a catch-all route answers every path: answer 404 for any path your service does not serve")
+		}
+		return err
+	}
+	if err := expect.JSONContentType(resp); err != nil {
+		return expect.Hint(err, `the 404 came with your framework's default (plain text or HTML) body: install a not-found handler that answers JSON {"message": "..."}`)
+	}
+	return expect.Message(resp)
+}
+
+// methodNotAllowed: POST and DELETE on /health -> 405 with an Allow header
+// that lists GET.
+func methodNotAllowed(ctx context.Context, h *harness.H) error {
+	for _, m := range []string{http.MethodPost, http.MethodDelete} {
+		resp, err := h.Do(ctx, harness.Request{Method: m, Path: "/health", NoAuth: true})
+		if err != nil {
+			return expect.Transport(err)
+		}
+		if err := expect.Status(resp, http.StatusMethodNotAllowed); err != nil {
+			switch {
+			case resp.Status < 300:
+				return expect.Hint(err, "your router matched /health for every method: check the method and answer 405 with an Allow header")
+			case resp.Status == http.StatusNotFound:
+				return expect.Hint(err, "the path exists, only the method is wrong: that is 405, not 404 (in Go, a catch-all \"/\" route hides ServeMux's automatic 405)")
+			}
+			return err
+		}
+		allow := strings.Join(resp.Header.Values("Allow"), ",")
+		if !allowsGet(allow) {
+			got := fmt.Sprintf("Allow: %q", allow)
+			if len(resp.Header.Values("Allow")) == 0 {
+				got = "no Allow header"
+			}
+			return grader.Failf("%s /health: expected a 405 with an Allow header listing GET, got %s", m, got).
+				WithHint("a 405 response must say which methods the path supports, e.g. \"Allow: GET, HEAD\"")
+		}
+	}
+	return nil
+}
+
+// allowsGet reports whether an Allow value lists GET (case-insensitive).
+func allowsGet(allow string) bool {
+	for _, m := range strings.Split(allow, ",") {
+		if strings.EqualFold(strings.TrimSpace(m), http.MethodGet) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,143 @@
+package expect
+
+import (
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/backend-grader/grader/internal/grader"
+	"github.com/backend-grader/grader/internal/harness"
+)
+
+func resp(status int, ct, body string) *harness.Response {
+	h := http.Header{}
+	if ct != "" {
+		h.Set("Content-Type", ct)
+	}
+	return &harness.Response{Status: status, Header: h, Body: []byte(body), Method: "POST", Path: "/todos"}
+}
+
+func failure(t *testing.T, err error) *grader.Failure {
+	t.Helper()
+	var f *grader.Failure
+	if !errors.As(err, &f) {
+		t.Fatalf("expected a *grader.Failure, got %T %v", err, err)
+	}
+	return f
+}
+
+func TestStatus(t *testing.T) {
+	if err := Status(resp(201, "", ""), 201); err != nil {
+		t.Fatalf("201 vs 201: %v", err)
+	}
+	if err := Status(resp(404, "", ""), 403, 404); err != nil {
+		t.Fatalf("404 in [403 404]: %v", err)
+	}
+	f := failure(t, Status(resp(500, "", ""), 201))
+	if want := "POST /todos: expected status 201 Created, got 500 Internal Server Error"; f.Message != want {
+		t.Errorf("message = %q, want %q", f.Message, want)
+	}
+	if !strings.Contains(f.Hint, "log") {
+		t.Errorf("a 500 should point at the log, hint = %q", f.Hint)
+	}
+	f = failure(t, Hint(Status(resp(400, "", ""), 201), "custom %d", 1))
+	if f.Hint != "custom 1" {
+		t.Errorf("Hint did not override: %q", f.Hint)
+	}
+	if Hint(nil, "x") != nil {
+		t.Error("Hint(nil) must stay nil")
+	}
+}
+
+func TestJSONContentType(t *testing.T) {
+	for _, ct := range []string{"application/json", "application/json; charset=utf-8", "application/problem+json"} {
+		if err := JSONContentType(resp(200, ct, "{}")); err != nil {
+			t.Errorf("%q: %v", ct, err)
+		}
+	}
+	for _, ct := range []string{"", "text/plain; charset=utf-8", "text/json", "application/jsonx"} {
+		if err := JSONContentType(resp(200, ct, "{}")); err == nil {
+			t.Errorf("%q accepted", ct)
+		}
+	}
+}
+
+func TestMessageAndFieldError(t *testing.T) {
+	if err := Message(resp(404, "application/json", `{"message":"not found"}`)); err != nil {
+		t.Error(err)
+	}
+	for _, body := range []string{``, `null`, `not found`, `{"message":""}`, `{"error":"x"}`, `{"message":3}`} {
+		if err := Message(resp(404, "application/json", body)); err == nil {
+			t.Errorf("Message accepted %q", body)
+		}
+	}
+	ok := `{"message":"invalid","errors":{"title":"is required"}}`
+	if err := FieldError(resp(400, "application/json", ok), "title"); err != nil {
+		t.Error(err)
+	}
+	f := failure(t, FieldError(resp(400, "application/json", ok), "status"))
+	if !strings.Contains(f.Message, "errors.status") || !strings.Contains(f.Message, "[title]") {
+		t.Errorf("message should name the field wanted and the keys found: %q", f.Message)
+	}
+	if err := FieldError(resp(400, "application/json", `{"errors":["title"]}`), "title"); err == nil {
+		t.Error("errors as a list accepted")
+	}
+}
+
+func TestFields(t *testing.T) {
+	got := map[string]any{"id": "x", "title": "a", "status": "todo", "extra": 1.0}
+	if d := Fields(map[string]any{"title": "a", "status": "todo"}, got); d != "" {
+		t.Errorf("extra keys must be ignored, got diff:\n%s", d)
+	}
+	d := Fields(map[string]any{"title": "b", "description": ""}, got)
+	if !strings.Contains(d, "-want +got") || !strings.Contains(d, `"description"`) || !strings.Contains(d, `"b"`) {
+		t.Errorf("diff should show the changed title and the missing description:\n%s", d)
+	}
+}
+
+func TestData(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{1, 200, 201} {
+		s := TitleOfLen(r, n)
+		if utf8.RuneCountInString(s) != n || !utf8.ValidString(s) {
+			t.Errorf("TitleOfLen(%d) has %d runes", n, utf8.RuneCountInString(s))
+		}
+		if n == 200 && len(s) <= 200 {
+			t.Errorf("a 200-rune title should be longer than 200 bytes, is %d", len(s))
+		}
+	}
+	if a, b := Title(r), Title(r); a == b || !utf8.ValidString(a) {
+		t.Errorf("titles should differ and be valid UTF-8: %q %q", a, b)
+	}
+	id := RandomUUID(r)
+	if !IsUUID(id) || IsUUID("123") || IsUUID(strings.ReplaceAll(id, "-", "")) {
+		t.Errorf("IsUUID is wrong around %q", id)
+	}
+	if _, err := Time("2026-01-02T15:04:05.123+02:00"); err != nil {
+		t.Error(err)
+	}
+	if _, err := Time("2026-01-02 15:04:05"); err == nil {
+		t.Error("a non-RFC 3339 time was accepted")
+	}
+}
+
+func TestNoteAndTransport(t *testing.T) {
+	f := failure(t, Note(Status(resp(201, "", ""), 400), "a body without a title"))
+	if !strings.HasSuffix(f.Message, "got 201 Created (a body without a title)") {
+		t.Errorf("Note: %q", f.Message)
+	}
+	if Note(nil, "x") != nil {
+		t.Error("Note(nil) must stay nil")
+	}
+	f = failure(t, Transport(errors.New("GET /health: no response: the connection was closed without a complete response")))
+	if !strings.Contains(f.Hint, "crashed") {
+		t.Errorf("a closed connection should point at a crash, hint = %q", f.Hint)
+	}
+	skip := grader.Skipf("no docker")
+	if Transport(skip) != skip {
+		t.Error("Transport must leave a Skipped alone")
+	}
+}

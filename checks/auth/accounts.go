@@ -1,0 +1,310 @@
+package auth
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/backend-grader/grader/checks/internal/expect"
+	"github.com/backend-grader/grader/internal/grader"
+	"github.com/backend-grader/grader/internal/harness"
+)
+
+// registerLogin: POST /register answers 201 {token}, POST /login with the
+// same credentials 200 {token}, and that token lets the user list todos.
+func registerLogin(ctx context.Context, h *harness.H) error {
+	c := newCredentials(h)
+	resp, err := register(ctx, h, c.body())
+	if err != nil {
+		return err
+	}
+	if _, err := tokenFrom(resp, http.StatusCreated); err != nil {
+		return expect.Hint(err, `POST /register {"name", "email", "password"} creates the user and answers 201 Created with {"token": "<jwt>"}`)
+	}
+	resp, err = login(ctx, h, c.Email, c.Password)
+	if err != nil {
+		return err
+	}
+	tok, err := tokenFrom(resp, http.StatusOK)
+	if err != nil {
+		return expect.Hint(err, `POST /login {"email", "password"} answers 200 OK with {"token": "<jwt>"} for the right password`)
+	}
+	resp, err = h.Do(ctx, harness.Request{Path: "/todos", Token: tok})
+	if err != nil {
+		return err
+	}
+	return expect.Hint(expect.Status(resp, http.StatusOK), "the token from /login must let its user call the /todos routes (Authorization: Bearer <token>)")
+}
+
+// Password hash formats accepted (STAGES.md fine print): salted slow hashes
+// in their usual encodings.
+var hashFormats = []struct {
+	name string
+	re   *regexp.Regexp
+}{
+	{"bcrypt", regexp.MustCompile(`^\$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{53}$`)},
+	{"argon2", regexp.MustCompile(`^\$argon2(id|i)\$`)},
+	{"scrypt", regexp.MustCompile(`^(\$scrypt\$|\$7\$|scrypt:\d+:\d+:\d+\$)`)},
+	{"pbkdf2", regexp.MustCompile(`^(\$pbkdf2(-sha\d+)?\$|pbkdf2:sha\d+:\d+\$|pbkdf2_sha\d+\$\d+\$)`)},
+}
+
+// hashLike finds what looks like a password hash in a response.
+var hashLike = regexp.MustCompile(`\$2[abxy]\$\d{2}\$|\$argon2i|\$scrypt\$|\$pbkdf2`)
+
+// passwordHashed: the user's row in table users holds no plaintext password
+// and no bare digest, and one column holds a recognisable salted hash.
+func passwordHashed(ctx context.Context, h *harness.H) error {
+	u, err := h.NewUser(ctx)
+	if err != nil {
+		return err
+	}
+	rows, err := h.Query(ctx, "SELECT to_jsonb(u) AS row FROM users u WHERE lower(u.email) = lower($1)", u.Email)
+	if err != nil {
+		return grader.Failf("reading the user from table users: %v", err).
+			WithHint("keep users in table users, with the e-mail in column email and the password hash in a column of its own")
+	}
+	if len(rows) != 1 {
+		return grader.Failf("table users has %d rows with email %s, expected 1", len(rows), u.Email).
+			WithHint("POST /register stores the user in table users, e-mail in column email")
+	}
+	row, _ := rows[0]["row"].(map[string]any)
+	cols := make([]string, 0, len(row))
+	for k := range row {
+		cols = append(cols, k)
+	}
+	sort.Strings(cols)
+	digests := map[string]string{}
+	for name, sum := range map[string][]byte{
+		"MD5": md5sum(u.Password), "SHA-1": sha1sum(u.Password), "SHA-256": sha256sum(u.Password), "SHA-512": sha512sum(u.Password),
+	} {
+		digests[hex.EncodeToString(sum)] = name
+	}
+	found := ""
+	for _, col := range cols {
+		v, ok := row[col].(string)
+		if !ok {
+			continue
+		}
+		// A bytea column (Go's bcrypt returns []byte) shows as \x<hex>.
+		if b, err := hex.DecodeString(strings.TrimPrefix(v, `\x`)); err == nil && strings.HasPrefix(v, `\x`) {
+			v = string(b)
+		}
+		if strings.Contains(v, u.Password) {
+			return grader.Failf("column users.%s holds the password in plain text", col).
+				WithHint("store only a salted slow hash of the password (bcrypt, argon2id, scrypt): whoever reads the table must not learn the passwords")
+		}
+		name, ok := digests[strings.ToLower(v)]
+		if !ok {
+			name, ok = digests[hex.EncodeToString([]byte(v))] // raw digest bytes
+		}
+		if ok {
+			return grader.Failf("column users.%s holds an unsalted %s digest of the password", col, name).
+				WithHint("a bare %s digest is cracked in seconds with precomputed tables: use a salted slow hash such as bcrypt or argon2id", name)
+		}
+		for _, f := range hashFormats {
+			if f.re.MatchString(v) {
+				found = f.name
+			}
+		}
+	}
+	if found == "" {
+		return grader.Failf("no column of the user's row in table users holds a recognisable password hash (columns: %s)", strings.Join(cols, ", ")).
+			WithHint("hash passwords with bcrypt ($2b$...), argon2id ($argon2id$...), scrypt or pbkdf2 in their standard encoded form, which carries the salt and the cost")
+	}
+	return nil
+}
+
+func md5sum(s string) []byte    { b := md5.Sum([]byte(s)); return b[:] }
+func sha1sum(s string) []byte   { b := sha1.Sum([]byte(s)); return b[:] }
+func sha256sum(s string) []byte { b := sha256.Sum256([]byte(s)); return b[:] }
+func sha512sum(s string) []byte { b := sha512.Sum512([]byte(s)); return b[:] }
+
+// duplicateEmail: registering an e-mail that exists answers 409, in any case.
+func duplicateEmail(ctx context.Context, h *harness.H) error {
+	u, err := h.NewUser(ctx)
+	if err != nil {
+		return err
+	}
+	for _, email := range []string{u.Email, mixedCase(h, u.Email)} {
+		resp, err := register(ctx, h, map[string]string{"name": "Second " + randomWord(h, 5), "email": email, "password": "Another-" + randomWord(h, 8)})
+		if err != nil {
+			return err
+		}
+		if resp.Status != http.StatusConflict {
+			hint := "check whether the e-mail is taken (a UNIQUE constraint, answered as 409) before creating the user"
+			if email != u.Email {
+				hint = "e-mail addresses are compared without case: store them lower-cased, or put the unique index on lower(email)"
+			}
+			return grader.Failf("POST /register with %s, already registered as %s: expected 409 Conflict, got %s", email, u.Email, expect.StatusText(resp.Status)).
+				WithHint("%s", hint)
+		}
+		if err := expect.Message(resp); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// registerValidation: a bad e-mail or a password under 8 characters
+// answers 400 with errors.<field>.
+func registerValidation(ctx context.Context, h *harness.H) error {
+	c := newCredentials(h)
+	seven := randomWord(h, 4) + fmt.Sprintf("%03d", h.Rand.IntN(1000))
+	cases := []struct {
+		what  string
+		body  map[string]any
+		field string
+	}{
+		{"an e-mail without @", map[string]any{"name": c.Name, "email": strings.Replace(c.Email, "@", ".at.", 1), "password": c.Password}, "email"},
+		{"an empty e-mail", map[string]any{"name": c.Name, "email": "", "password": c.Password}, "email"},
+		{"a 7-character password", map[string]any{"name": c.Name, "email": c.Email, "password": seven}, "password"},
+		{"no password", map[string]any{"name": c.Name, "email": c.Email}, "password"},
+	}
+	for _, i := range h.Rand.Perm(len(cases)) {
+		x := cases[i]
+		resp, err := register(ctx, h, x.body)
+		if err != nil {
+			return err
+		}
+		if resp.Status != http.StatusBadRequest {
+			return grader.Failf("POST /register with %s: expected 400 Bad Request, got %s", x.what, expect.StatusText(resp.Status)).
+				WithHint("validate the body before creating the user: a valid e-mail address, a password of at least 8 characters; answer 400 with errors.<field>")
+		}
+		if err := expect.FieldError(resp, x.field); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loginFailures: an unknown e-mail and a wrong password both answer 401
+// with the same body.
+func loginFailures(ctx context.Context, h *harness.H) error {
+	u, err := h.NewUser(ctx)
+	if err != nil {
+		return err
+	}
+	unknown, err := login(ctx, h, "nobody."+randomWord(h, 10)+"@example.com", u.Password)
+	if err != nil {
+		return err
+	}
+	wrong, err := login(ctx, h, u.Email, u.Password+randomWord(h, 2))
+	if err != nil {
+		return err
+	}
+	for _, x := range []struct {
+		what string
+		resp *harness.Response
+	}{{"an unknown e-mail", unknown}, {"a wrong password", wrong}} {
+		if x.resp.Status != http.StatusUnauthorized {
+			return grader.Failf("POST /login with %s: expected 401 Unauthorized, got %s", x.what, expect.StatusText(x.resp.Status)).
+				WithHint("wrong credentials answer 401, whichever of the two is wrong")
+		}
+		if err := expect.Message(x.resp); err != nil {
+			return err
+		}
+	}
+	var a, b any
+	_ = unknown.DecodeJSON(&a)
+	_ = wrong.DecodeJSON(&b)
+	if d := expect.Diff(a, b); d != "" {
+		return grader.Failf("POST /login answers an unknown e-mail and a wrong password with different bodies (- unknown e-mail, + wrong password)\n%s", strings.TrimPrefix(d, "(-want +got)\n")).
+			WithHint(`answer both with the same body (e.g. {"message": "invalid email or password"}), so that nobody can find out which e-mails are registered`)
+	}
+	return nil
+}
+
+// noPasswordInResponse: neither the password nor its hash appears in any
+// answer: register, login, and the todo routes.
+func noPasswordInResponse(ctx context.Context, h *harness.H) error {
+	c := newCredentials(h)
+	var seen []*harness.Response
+	resp, err := register(ctx, h, c.body())
+	if err != nil {
+		return err
+	}
+	seen = append(seen, resp)
+	tok, err := tokenFrom(resp, http.StatusCreated)
+	if err != nil {
+		return err
+	}
+	if resp, err = login(ctx, h, c.Email, c.Password); err != nil {
+		return err
+	}
+	seen = append(seen, resp)
+	t, err := createAs(ctx, h, tok, map[string]any{"title": expect.Title(h.Rand)})
+	if err != nil {
+		return err
+	}
+	for _, p := range []string{"/todos", "/todos/" + t.ID} {
+		if resp, err = h.Do(ctx, harness.Request{Path: p, Token: tok}); err != nil {
+			return err
+		}
+		seen = append(seen, resp)
+	}
+	for _, r := range seen {
+		if err := leaks(r, c.Password); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// leaks fails when resp shows the password, a password hash or a field
+// named like one.
+func leaks(resp *harness.Response, password string) error {
+	hint := "never send the password or its hash back: answer register and login with the token only, and leave password fields out of every user or todo object"
+	var head strings.Builder
+	resp.Header.Write(&head)
+	for _, x := range []struct{ where, text string }{{"body", string(resp.Body)}, {"headers", head.String()}} {
+		where, text := x.where, x.text
+		if strings.Contains(text, password) {
+			return grader.Failf("%s: the password appears in the %s of the answer", expect.Request(resp), where).WithHint("%s", hint)
+		}
+		if m := hashLike.FindString(text); m != "" {
+			return grader.Failf("%s: what looks like a password hash (%q...) appears in the %s of the answer", expect.Request(resp), m, where).WithHint("%s", hint)
+		}
+	}
+	var v any
+	if resp.DecodeJSON(&v) == nil {
+		if key := passwordKey(v); key != "" {
+			return grader.Failf("%s: the answer has a field %q", expect.Request(resp), key).WithHint("%s", hint)
+		}
+	}
+	return nil
+}
+
+// passwordKey finds an object key naming a password, at any depth.
+func passwordKey(v any) string {
+	switch v := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if strings.Contains(strings.ToLower(k), "password") {
+				return k
+			}
+			if found := passwordKey(v[k]); found != "" {
+				return found
+			}
+		}
+	case []any:
+		for _, x := range v {
+			if found := passwordKey(x); found != "" {
+				return found
+			}
+		}
+	}
+	return ""
+}

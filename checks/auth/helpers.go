@@ -1,0 +1,190 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/backend-grader/grader/checks/internal/expect"
+	"github.com/backend-grader/grader/checks/internal/jwt"
+	"github.com/backend-grader/grader/internal/grader"
+	"github.com/backend-grader/grader/internal/harness"
+)
+
+// secret is the run's JWT_SECRET, as the service received it.
+func secret(h *harness.H) ([]byte, error) {
+	s := h.Env[SecretVar]
+	if s == "" {
+		return nil, grader.Errorf("the service was started without %s (a grader bug: the auth stage sets it)", SecretVar)
+	}
+	return []byte(s), nil
+}
+
+// credentials are what a check registers with when it needs to see the raw
+// answers of /register and /login (h.NewUser hides them).
+type credentials struct {
+	Name, Email, Password string
+}
+
+// newCredentials makes a unique account: a Unicode name, a lower-case
+// e-mail and a 14-character password.
+func newCredentials(h *harness.H) credentials {
+	tag := fmt.Sprintf("%06d", h.Rand.IntN(1000000))
+	return credentials{
+		Name:     "Læarner Ünïcode " + tag,
+		Email:    "learner." + randomWord(h, 5) + tag + "@example.com",
+		Password: "Pw-" + randomWord(h, 6) + tag[:3] + "!x",
+	}
+}
+
+func (c credentials) body() map[string]string {
+	return map[string]string{"name": c.Name, "email": c.Email, "password": c.Password}
+}
+
+// register posts c to /register and returns the response.
+func register(ctx context.Context, h *harness.H, body any) (*harness.Response, error) {
+	return h.Do(ctx, harness.Request{Method: http.MethodPost, Path: "/register", NoAuth: true, JSON: body})
+}
+
+// login posts email and password to /login.
+func login(ctx context.Context, h *harness.H, email, password string) (*harness.Response, error) {
+	return h.Do(ctx, harness.Request{Method: http.MethodPost, Path: "/login", NoAuth: true,
+		JSON: map[string]string{"email": email, "password": password}})
+}
+
+// tokenFrom reads {"token": "..."} from resp, which must have status want.
+func tokenFrom(resp *harness.Response, want int) (string, error) {
+	if err := expect.Status(resp, want); err != nil {
+		return "", err
+	}
+	if err := expect.JSONContentType(resp); err != nil {
+		return "", err
+	}
+	m, err := expect.Object(resp)
+	if err != nil {
+		return "", err
+	}
+	tok, _ := m["token"].(string)
+	if tok == "" {
+		return "", grader.Failf(`%s: expected a body {"token": "<jwt>"}, got %s`, expect.Request(resp), harness.Shorten(string(resp.Body), 300)).
+			WithHint(`answer {"token": "..."} with the JWT under the key "token"`)
+	}
+	if _, _, err := jwt.Parse(tok); err != nil {
+		return "", grader.Failf("%s: the token is not a JWT: %v", expect.Request(resp), err).
+			WithHint("a JWT is three base64url parts joined by dots: header.payload.signature; use a JWT library or RFC 7519")
+	}
+	return tok, nil
+}
+
+// rawSub is the sub claim of tok exactly as the service wrote it (a string
+// or a number), for tokens the grader mints for the same user.
+func rawSub(tok string) any {
+	_, c, err := jwt.Parse(tok)
+	if err != nil {
+		return nil
+	}
+	return c["sub"]
+}
+
+// mint signs claims {sub, iat, exp} for u with key, exp relative to now.
+func mint(key []byte, u *harness.User, iat, exp time.Duration) (string, error) {
+	now := time.Now()
+	return jwt.Sign(key, jwt.Claims{"sub": rawSub(u.Token), "iat": now.Add(iat).Unix(), "exp": now.Add(exp).Unix()})
+}
+
+// todo is a todo as the API returns it (with the owner, when shown).
+type todo struct {
+	ID      string `json:"id"`
+	Title   string `json:"title"`
+	Status  string `json:"status"`
+	OwnerID any    `json:"ownerId"`
+}
+
+// createAs posts a todo with token (the default user's when "").
+func createAs(ctx context.Context, h *harness.H, token string, body map[string]any) (todo, error) {
+	resp, err := h.Do(ctx, harness.Request{Method: http.MethodPost, Path: "/todos", Token: token, JSON: body})
+	if err != nil {
+		return todo{}, err
+	}
+	if err := expect.Status(resp, http.StatusCreated); err != nil {
+		return todo{}, err
+	}
+	var t todo
+	if err := expect.Decode(resp, &t); err != nil {
+		return todo{}, err
+	}
+	if t.ID == "" {
+		return todo{}, grader.Failf("POST /todos answered 201 without an id").WithHint("return the created todo with its id")
+	}
+	return t, nil
+}
+
+// listIDs fetches GET path with token and returns the ids and total.
+func listIDs(ctx context.Context, h *harness.H, token, path string) ([]string, int, error) {
+	resp, err := h.Do(ctx, harness.Request{Path: path, Token: token})
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := expect.Status(resp, http.StatusOK); err != nil {
+		return nil, 0, err
+	}
+	var l struct {
+		Data  []todo `json:"data"`
+		Total int    `json:"total"`
+	}
+	if err := expect.Decode(resp, &l); err != nil {
+		return nil, 0, err
+	}
+	ids := []string{}
+	for _, t := range l.Data {
+		ids = append(ids, t.ID)
+	}
+	return ids, l.Total, nil
+}
+
+// exactBody fails unless resp's body decodes to exactly want.
+func exactBody(resp *harness.Response, want map[string]any, hint string) error {
+	var got any
+	if err := resp.DecodeJSON(&got); err != nil {
+		return grader.Failf("%s: expected the body %s, got %s", expect.Request(resp), show(want), harness.Shorten(string(resp.Body), 200)).WithHint("%s", hint)
+	}
+	if d := expect.Diff(any(want), got); d != "" {
+		return grader.Failf("%s: expected exactly the body %s %s", expect.Request(resp), show(want), d).WithHint("%s", hint)
+	}
+	return nil
+}
+
+func show(m map[string]any) string {
+	var parts []string
+	for k, v := range m {
+		parts = append(parts, fmt.Sprintf("%q: %q", k, v))
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+// randomWord returns n random lowercase ASCII letters.
+func randomWord(h *harness.H, n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte('a' + h.Rand.IntN(26))
+	}
+	return string(b)
+}
+
+// mixedCase changes the case of letters of s at random, at least one.
+func mixedCase(h *harness.H, s string) string {
+	for range 100 {
+		b := []byte(s)
+		for i, c := range b {
+			if c >= 'a' && c <= 'z' && h.Rand.IntN(2) == 0 {
+				b[i] = c - 'a' + 'A'
+			}
+		}
+		if string(b) != s {
+			return string(b)
+		}
+	}
+	return strings.ToUpper(s)
+}

@@ -1,0 +1,448 @@
+package services
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/pkg/authconfig"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
+	tcnetwork "github.com/testcontainers/testcontainers-go/network"
+
+	"github.com/backend-grader/grader/internal/grader"
+)
+
+// Stop timeouts: containers are thrown away at the end, so teardown kills
+// them at once; a fault-injection Stop gives the server a moment to shut
+// down cleanly (its data must survive for Start); a plain `docker stop` by
+// a user waits containerStopTimeout.
+const (
+	terminateTimeout     = 0
+	faultStopTimeout     = 5 * time.Second
+	containerStopTimeout = 2 // seconds
+)
+
+// dockerServers are the containers of docker mode.
+type dockerServers struct {
+	cli        *testcontainers.DockerClient
+	runID      string
+	network    string     // name
+	host       string     // where the grader reaches published ports
+	bindIP     netip.Addr // where ports are published (zero: all interfaces)
+	pgPassword string
+	logf       func(format string, args ...any)
+
+	mu   sync.Mutex
+	ctrs map[grader.Service]*svcContainer
+}
+
+// svcContainer is one service's container.
+type svcContainer struct {
+	spec  serviceSpec
+	ctr   *testcontainers.DockerContainer
+	ports map[string]string // container port ("5432/tcp") -> host port
+}
+
+// addr is the host:port where the grader reaches the container's port.
+func (d *dockerServers) addr(c *svcContainer, port string) string {
+	return net.JoinHostPort(d.host, c.ports[port])
+}
+
+var dockerInit sync.Once
+
+// ConfigureTestcontainers disables Ryuk unless the user decided otherwise
+// (it needs its own image from a registry; the grader cleans up itself, by
+// label) and silences testcontainers' own logging unless GRADER_DEBUG is set.
+// It must run before testcontainers first reads its configuration (once per
+// process): this package calls it before any Docker use; another package
+// using testcontainers first must call it too. Safe to call repeatedly.
+func ConfigureTestcontainers() {
+	dockerInit.Do(func() {
+		if _, set := os.LookupEnv("TESTCONTAINERS_RYUK_DISABLED"); !set {
+			_ = os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+		}
+		if os.Getenv("GRADER_DEBUG") == "" {
+			tclog.SetDefault(tclog.NewNoopLogger())
+		}
+	})
+}
+
+// dockerClient connects to the engine testcontainers would use (DOCKER_HOST,
+// docker context, ~/.testcontainers.properties, the default socket) and
+// checks that it answers. An explicit DOCKER_HOST that does not answer is an
+// error: testcontainers would quietly fall back to the default socket, and
+// the user would be grading against an engine they did not choose.
+func dockerClient(ctx context.Context) (*testcontainers.DockerClient, error) {
+	ConfigureTestcontainers()
+	if h := os.Getenv("DOCKER_HOST"); h != "" {
+		mc, err := client.New(client.FromEnv)
+		if err != nil {
+			return nil, fmt.Errorf("DOCKER_HOST=%s: %w", h, err)
+		}
+		_, err = mc.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
+		mc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("DOCKER_HOST=%s does not answer: %w", h, err)
+		}
+	}
+	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
+		return nil, err
+	}
+	return cli, nil
+}
+
+// dockerVersion returns the engine's version and API version when it answers.
+func dockerVersion(ctx context.Context) (string, error) {
+	cli, err := dockerClient(ctx)
+	if err != nil {
+		return "", err
+	}
+	v, err := cli.ServerVersion(ctx, client.ServerVersionOptions{})
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s (API %s)", v.Version, v.APIVersion), nil
+}
+
+func noDocker(err error) *EnvError {
+	return &EnvError{
+		Message: fmt.Sprintf("docker is not reachable: %s", oneLine(err)),
+		Fix:     "start Docker (on Debian: scripts/docker-up.sh), or use servers of your own with --services external",
+	}
+}
+
+// startDocker starts the network and the needed containers, in parallel.
+func (s *Servers) startDocker(ctx context.Context, o Options) error {
+	cli, err := dockerClient(ctx)
+	if err != nil {
+		return noDocker(err)
+	}
+	host, bind := dockerHost(ctx, cli)
+	d := &dockerServers{
+		cli: cli, runID: s.runID, network: "grader-" + s.runID, host: host, bindIP: bind,
+		pgPassword: randomHex(12), logf: s.logf, ctrs: map[grader.Service]*svcContainer{},
+	}
+	s.docker = d
+
+	_, err = cli.NetworkCreate(ctx, d.network, client.NetworkCreateOptions{
+		Driver: "bridge",
+		Labels: map[string]string{LabelRun: s.runID},
+	})
+	if err != nil {
+		return &EnvError{Message: fmt.Sprintf("could not create docker network %s: %s", d.network, oneLine(err)),
+			Fix: "check the engine with 'docker network ls'; 'grader clean' removes networks earlier runs left"}
+	}
+
+	var wg sync.WaitGroup
+	errs := make([]error, len(serviceOrder))
+	for i, svc := range serviceOrder {
+		if !s.need[svc] {
+			continue
+		}
+		ref, source := o.image(svc)
+		sp := d.spec(svc, ref, source)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = d.start(ctx, sp)
+		}()
+	}
+	wg.Wait()
+	if err := firstEnvError(errs); err != nil {
+		return err
+	}
+
+	s.notes = append(s.notes, "services: the grader's own containers (docker mode, network "+d.network+")")
+	if c := d.ctrs[grader.Postgres]; c != nil {
+		s.pgAdminURL = fmt.Sprintf("postgres://postgres:%s@%s/postgres?sslmode=disable", d.pgPassword, d.addr(c, "5432/tcp"))
+	}
+	if c := d.ctrs[grader.Redis]; c != nil {
+		s.redisURL = "redis://" + d.addr(c, "6379/tcp") + "/0"
+		s.redisDBs = redisDatabases
+	}
+	if c := d.ctrs[grader.RabbitMQ]; c != nil {
+		s.amqpURL = "amqp://guest:guest@" + d.addr(c, "5672/tcp") + "/"
+		// Vhosts through the management API when the image has it (it
+		// listens before AMQP does), else through rabbitmqctl.
+		mgmt := "http://" + d.addr(c, "15672/tcp")
+		mctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		if err := mgmtCheck(mctx, mgmt, s.amqpURL); err == nil {
+			s.mgmtURL = mgmt
+		} else {
+			s.logf("rabbitmq: no management API (%s): vhosts through rabbitmqctl", oneLine(err))
+		}
+		cancel()
+	}
+	return s.connectAdmin(ctx)
+}
+
+// firstEnvError returns the first error, as an *EnvError.
+func firstEnvError(errs []error) error {
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		var ee *EnvError
+		if errors.As(err, &ee) {
+			return ee
+		}
+		return &EnvError{Message: oneLine(err)}
+	}
+	return nil
+}
+
+// start pulls the image when needed, runs the container and waits until the
+// grader's own probe succeeds.
+func (d *dockerServers) start(ctx context.Context, sp serviceSpec) error {
+	t0 := time.Now()
+	if err := d.ensureImage(ctx, sp); err != nil {
+		return err
+	}
+	d.logf("starting %s (%s)", sp.svc, sp.image)
+	var c *svcContainer
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		c, err = d.run(ctx, sp)
+		if err == nil || !isPortConflict(err) {
+			break
+		}
+	}
+	if err != nil {
+		return &EnvError{
+			Message: fmt.Sprintf("could not start the %s container (%s): %s", sp.svc, sp.image, oneLine(err)),
+			Fix:     "check the engine with 'docker ps -a' and 'docker info'; 'grader clean' removes containers earlier runs left",
+		}
+	}
+	d.mu.Lock()
+	d.ctrs[sp.svc] = c
+	d.mu.Unlock()
+	if err := d.waitReady(ctx, c, sp.readyTimeout); err != nil {
+		return err
+	}
+	d.logf("%s ready in %.1fs", sp.svc, time.Since(t0).Seconds())
+	return nil
+}
+
+// ensureImage pulls the image when it is not here, once and without
+// testcontainers' retries (which last minutes when no registry answers).
+func (d *dockerServers) ensureImage(ctx context.Context, sp serviceSpec) error {
+	if _, err := d.cli.ImageInspect(ctx, sp.image); err == nil {
+		return nil
+	}
+	d.logf("pulling %s", sp.image)
+	opts := client.ImagePullOptions{}
+	if _, auth, err := testcontainers.DockerImageAuth(ctx, sp.image); err == nil {
+		if enc, err := authconfig.Encode(auth); err == nil {
+			opts.RegistryAuth = enc
+		}
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	resp, err := d.cli.ImagePull(pctx, sp.image, opts)
+	if err == nil {
+		err = resp.Wait(pctx)
+		_ = resp.Close()
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		local := "grader/" + string(sp.svc) + ":local"
+		fix := fmt.Sprintf("without a registry, build local images with scripts/build-images.sh and set %s=%s (or --image %s=REF); behind a mirror set GRADER_IMAGE_PREFIX", imageEnv(sp.svc), local, sp.svc)
+		if _, ierr := d.cli.ImageInspect(ctx, local); ierr == nil && local != sp.image {
+			fix = fmt.Sprintf("%s is on this machine (scripts/build-images.sh): set %s=%s or pass --image %s=%s", local, imageEnv(sp.svc), local, sp.svc, local)
+		}
+		return &EnvError{
+			Message: fmt.Sprintf("image %s (for %s, from %s) is not on this machine and could not be pulled: %s", sp.image, sp.svc, sp.imageSource, oneLine(err)),
+			Fix:     fix,
+		}
+	}
+	return nil
+}
+
+// run creates and starts the container with fixed host ports, so that the
+// URLs stay valid across a fault-injection Stop/Start.
+func (d *dockerServers) run(ctx context.Context, sp serviceSpec) (*svcContainer, error) {
+	ports := map[string]string{}
+	bindings := network.PortMap{}
+	for _, p := range sp.ports {
+		hp, err := freePort(d.bindIP)
+		if err != nil {
+			return nil, err
+		}
+		ports[p] = hp
+		bindings[network.MustParsePort(p)] = []network.PortBinding{{HostIP: d.bindIP, HostPort: hp}}
+	}
+	stop := containerStopTimeout
+	opts := []testcontainers.ContainerCustomizer{
+		testcontainers.WithName(fmt.Sprintf("grader-%s-%s", d.runID, sp.svc)),
+		testcontainers.WithLabels(map[string]string{LabelRun: d.runID, "io.grader.service": string(sp.svc)}),
+		testcontainers.WithEnv(sp.env),
+		testcontainers.WithExposedPorts(sp.ports...),
+		tcnetwork.WithNetworkName([]string{string(sp.svc)}, d.network),
+		testcontainers.WithConfigModifier(func(c *container.Config) {
+			c.Hostname = string(sp.svc)
+			c.StopTimeout = &stop
+		}),
+		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+			hc.PortBindings = bindings
+			hc.ShmSize = sp.shmSize
+		}),
+		testcontainers.WithLogger(tclog.Default()),
+	}
+	if len(sp.cmd) > 0 {
+		opts = append(opts, testcontainers.WithCmd(sp.cmd...))
+	}
+	ctr, err := testcontainers.Run(ctx, sp.image, opts...)
+	if err != nil {
+		if ctr != nil {
+			tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+			_ = ctr.Terminate(tctx, testcontainers.StopTimeout(0))
+			cancel()
+		}
+		return nil, err
+	}
+	return &svcContainer{spec: sp, ctr: ctr, ports: ports}, nil
+}
+
+// waitReady polls the service's probe until it answers, the container exits
+// or the timeout passes; failures carry the container's last log lines.
+func (d *dockerServers) waitReady(ctx context.Context, c *svcContainer, timeout time.Duration) error {
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var last error
+	for {
+		pctx, pcancel := context.WithTimeout(wctx, 3*time.Second)
+		last = c.spec.probe(pctx, d, c)
+		pcancel()
+		if last == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		st, err := c.ctr.State(wctx)
+		if err == nil && !st.Running && !st.Paused {
+			return &EnvError{
+				Message: fmt.Sprintf("the %s container (%s) exited with code %d while starting; its last lines:\n%s", c.spec.svc, c.spec.image, st.ExitCode, d.logTail(c, 15)),
+				Fix:     imageFix(c.spec.svc),
+			}
+		}
+		select {
+		case <-wctx.Done():
+			return &EnvError{
+				Message: fmt.Sprintf("%s (%s) did not answer within %s: %s; its last lines:\n%s", c.spec.svc, c.spec.image, timeout, oneLine(last), d.logTail(c, 15)),
+				Fix:     imageFix(c.spec.svc),
+			}
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func imageFix(svc grader.Service) string {
+	return fmt.Sprintf("if %s names an image of your own, it must honour the official image's contract (see scripts/build-images.sh); a busy machine may need another try", imageEnv(svc))
+}
+
+// logTail returns the container's last n log lines, indented.
+func (d *dockerServers) logTail(c *svcContainer, n int) string {
+	lctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rc, err := c.ctr.Logs(lctx)
+	if err != nil {
+		return "    (no logs: " + oneLine(err) + ")"
+	}
+	defer rc.Close()
+	var b strings.Builder
+	buf := make([]byte, 32<<10)
+	for {
+		k, err := rc.Read(buf)
+		b.Write(buf[:k])
+		if err != nil {
+			break
+		}
+	}
+	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	for i, l := range lines {
+		lines[i] = "    " + l
+	}
+	return strings.Join(lines, "\n")
+}
+
+// close removes the containers (killed at once), the network and anything
+// else labelled with the run.
+func (d *dockerServers) close(ctx context.Context) error {
+	d.mu.Lock()
+	ctrs := make([]*svcContainer, 0, len(d.ctrs))
+	for _, c := range d.ctrs {
+		ctrs = append(ctrs, c)
+	}
+	d.ctrs = map[grader.Service]*svcContainer{}
+	d.mu.Unlock()
+
+	var mu sync.Mutex
+	var errs []string
+	var wg sync.WaitGroup
+	for _, c := range ctrs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// A paused container cannot be stopped: unpause it first.
+			_, _ = d.cli.ContainerUnpause(ctx, c.ctr.GetContainerID(), client.ContainerUnpauseOptions{})
+			if err := c.ctr.Terminate(ctx, testcontainers.StopTimeout(terminateTimeout)); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Sprintf("remove %s container: %s", c.spec.svc, oneLine(err)))
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	// Sweep by label: the network, and anything created but never tracked
+	// (a Start interrupted between the engine's create and its answer).
+	if err := cleanLabel(ctx, d.cli, io.Discard, LabelRun+"="+d.runID); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// freePort asks the kernel for a free TCP port on ip (all interfaces when
+// zero). Another process may take it before the container does: the caller
+// retries on a port conflict.
+func freePort(ip netip.Addr) (string, error) {
+	host := ""
+	if ip.IsValid() {
+		host = ip.String()
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
+}
+
+func isPortConflict(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "port is already allocated") || strings.Contains(s, "address already in use")
+}

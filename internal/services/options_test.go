@@ -1,0 +1,153 @@
+package services
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/backend-grader/grader/internal/grader"
+	"github.com/backend-grader/grader/internal/harness"
+)
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestImageResolution(t *testing.T) {
+	tests := []struct {
+		name       string
+		images     map[grader.Service]string
+		env        map[string]string
+		want, from string
+	}{
+		{"default", nil, nil, "postgres:16-alpine", "default"},
+		{"prefix", nil, map[string]string{"GRADER_IMAGE_PREFIX": "mirror.example.com/hub"}, "mirror.example.com/hub/postgres:16-alpine", "GRADER_IMAGE_PREFIX"},
+		{"prefix with slash", nil, map[string]string{"GRADER_IMAGE_PREFIX": "mirror.example.com/"}, "mirror.example.com/postgres:16-alpine", "GRADER_IMAGE_PREFIX"},
+		{"env beats prefix", nil, map[string]string{"GRADER_IMAGE_PREFIX": "m/", "GRADER_POSTGRES_IMAGE": "grader/postgres:local"}, "grader/postgres:local", "GRADER_POSTGRES_IMAGE"},
+		{"flag beats env", map[grader.Service]string{grader.Postgres: "pg:x"}, map[string]string{"GRADER_POSTGRES_IMAGE": "grader/postgres:local"}, "pg:x", "--image"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := Options{Images: tt.images, Getenv: envOf(tt.env)}.withDefaults()
+			got, from := o.image(grader.Postgres)
+			if got != tt.want || from != tt.from {
+				t.Errorf("image = %q from %q, want %q from %q", got, from, tt.want, tt.from)
+			}
+		})
+	}
+}
+
+func TestExternalURLDefaults(t *testing.T) {
+	o := Options{Getenv: envOf(map[string]string{"GRADER_REDIS_URL": "redis://r:1/0"}), AMQPURL: "amqp://u:p@a:5672/"}.withDefaults()
+	u := o.external()
+	if u.postgres != DefaultPostgresURL || u.given[grader.Postgres] {
+		t.Errorf("postgres = %q given=%v, want the default, not given", u.postgres, u.given[grader.Postgres])
+	}
+	if u.redis != "redis://r:1/0" || !u.given[grader.Redis] {
+		t.Errorf("redis = %q given=%v, want the env value, given", u.redis, u.given[grader.Redis])
+	}
+	if u.amqp != "amqp://u:p@a:5672/" || !u.given[grader.RabbitMQ] {
+		t.Errorf("amqp = %q, want the option", u.amqp)
+	}
+	if !u.anyGiven() {
+		t.Error("anyGiven = false with URLs given")
+	}
+	if (Options{Getenv: envOf(nil)}).withDefaults().external().anyGiven() {
+		t.Error("anyGiven = true with nothing given")
+	}
+}
+
+func TestAutoWithURLsIsExternal(t *testing.T) {
+	o := Options{Mode: ModeAuto, Getenv: envOf(map[string]string{"GRADER_POSTGRES_URL": DefaultPostgresURL})}.withDefaults()
+	m, err := resolveMode(context.Background(), o)
+	if err != nil || m != ModeExternal {
+		t.Fatalf("resolveMode = %q, %v; want external", m, err)
+	}
+}
+
+func TestUnknownMode(t *testing.T) {
+	_, err := Start(context.Background(), Options{Mode: "kubernetes"}, []grader.Service{grader.Redis})
+	if err == nil || !strings.Contains(err.Error(), "use docker, external or auto") {
+		t.Fatalf("err = %v, want a message naming the modes", err)
+	}
+}
+
+func TestStartNothingNeeded(t *testing.T) {
+	s, err := Start(context.Background(), Options{Mode: ModeDocker}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Mode() != ModeNone || s.Network() != "" {
+		t.Errorf("mode %q network %q, want none and no network", s.Mode(), s.Network())
+	}
+	sc, err := s.Isolate(context.Background(), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sc.Env) != 0 || sc.PG != nil || sc.Redis != nil {
+		t.Errorf("scope of nothing has env %v", sc.Env)
+	}
+	if err := sc.Faults.Stop(context.Background(), "postgres"); !errors.Is(err, harness.ErrNoFaults) {
+		t.Errorf("Faults.Stop = %v, want ErrNoFaults", err)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestScopeName(t *testing.T) {
+	re := regexp.MustCompile(`^grader_[a-z0-9_]{1,24}_[0-9a-f]{6}$`)
+	for _, id := range []string{"run", "", "Ünïcode ☃", "20261121t101010-abc", strings.Repeat("x", 100), `a"; DROP TABLE x; --`} {
+		n := scopeName(id)
+		if !re.MatchString(n) {
+			t.Errorf("scopeName(%q) = %q, not a safe identifier", id, n)
+		}
+	}
+	if scopeName("same") == scopeName("same") {
+		t.Error("two scopes with the same id got the same name")
+	}
+}
+
+func TestURLHelpers(t *testing.T) {
+	got := withCredentials("postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "r", "p w", "db")
+	if want := "postgres://r:p%20w@127.0.0.1:5432/db?sslmode=disable"; got != want {
+		t.Errorf("withCredentials = %q, want %q", got, want)
+	}
+	if got := withCredentials("redis://:pw@h:6379/0", "", "", "7"); got != "redis://:pw@h:6379/7" {
+		t.Errorf("redis db url = %q", got)
+	}
+	s := &Servers{}
+	if got := s.netURL("redis://127.0.0.1:6379/3", "redis", "6379"); got != "redis://host.docker.internal:6379/3" {
+		t.Errorf("external netURL = %q", got)
+	}
+	if got := s.netURL("redis://cache.internal:6379/3", "redis", "6379"); got != "redis://cache.internal:6379/3" {
+		t.Errorf("external netURL of a remote host = %q, want it unchanged", got)
+	}
+	s.docker = &dockerServers{}
+	if got := s.netURL("postgres://u:p@127.0.0.1:49153/db?sslmode=disable", "postgres", "5432"); got != "postgres://u:p@postgres:5432/db?sslmode=disable" {
+		t.Errorf("docker netURL = %q", got)
+	}
+}
+
+func TestEnvErrorMessage(t *testing.T) {
+	e := &EnvError{Message: "docker is not reachable", Fix: "start Docker"}
+	if e.Error() != "docker is not reachable; start Docker" {
+		t.Errorf("Error() = %q", e.Error())
+	}
+	if (&EnvError{Message: "m"}).Error() != "m" {
+		t.Error("Error() without a fix should be the message")
+	}
+}
+
+func TestCheckScheme(t *testing.T) {
+	err := checkScheme(grader.Postgres, "host=localhost user=postgres")
+	var ee *EnvError
+	if !errors.As(err, &ee) || !strings.Contains(ee.Fix, "postgres://") {
+		t.Fatalf("err = %v, want an EnvError with the URL form", err)
+	}
+	if err := checkScheme(grader.Redis, "rediss://h:6380/0"); err != nil {
+		t.Errorf("rediss rejected: %v", err)
+	}
+}

@@ -1,0 +1,385 @@
+// Package services provisions the backing services a learner's project
+// needs (PostgreSQL, Redis, RabbitMQ) and isolates each graded run on them.
+//
+// Two providers exist. In docker mode the grader starts its own containers
+// (testcontainers-go) on a network of its own, labelled io.grader.run=<run
+// id>, and owns them: it can pause, stop and start them for fault injection
+// and removes them on Close. In external mode it uses servers that already
+// run (flags, GRADER_*_URL, or the standard local ports) and only creates
+// and drops what each run needs on them.
+//
+// Either way a run gets a Scope: a database and role of its own in Postgres,
+// a logical database of its own in Redis and (when the grader can) a vhost of
+// its own in RabbitMQ, with the URLs to hand to the learner's service and the
+// grader's own handles on them.
+//
+// Docker mode in detail:
+//   - images: Options.Images, else GRADER_<SERVICE>_IMAGE, else the official
+//     images (DefaultImages) behind GRADER_IMAGE_PREFIX; a missing image is
+//     pulled once, without testcontainers' retries, and a failure says how to
+//     build local ones (scripts/build-images.sh);
+//   - readiness is the grader's own probe (SQL ping, PING, AMQP dial) within
+//     a deadline, so any image honouring the official contract works;
+//   - Ryuk is disabled unless TESTCONTAINERS_RYUK_DISABLED is set: Close
+//     removes the containers (killed at once) and the network, and sweeps
+//     anything else labelled with the run; Clean removes what a killed
+//     grader left;
+//   - host ports are fixed when a container is created (on 127.0.0.1 when
+//     the engine is local), so URLs stay valid across Faults.Stop/Start;
+//   - Postgres runs with max_connections=500 and fsync off; Redis with 1024
+//     databases, no persistence, and FLUSHALL, FLUSHDB, CONFIG, SWAPDB,
+//     SHUTDOWN and DEBUG disabled; RabbitMQ vhosts go through its management
+//     API, or rabbitmqctl (docker exec) when the image lacks it.
+//
+// External mode never touches what it did not create: Redis databases are
+// claimed in db 0 (grader:db:<n>, a lease renewed while the scope lives),
+// and a database holding data the grader never wrote is skipped.
+package services
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/backend-grader/grader/internal/grader"
+	"github.com/backend-grader/grader/internal/harness"
+)
+
+// Mode says where the services come from.
+type Mode string
+
+const (
+	// ModeDocker starts the grader's own containers.
+	ModeDocker Mode = "docker"
+	// ModeExternal uses servers given by URL (or the standard local ports).
+	ModeExternal Mode = "external"
+	// ModeAuto is external when any URL is given, else docker when Docker
+	// answers, else an *EnvError saying how to fix it.
+	ModeAuto Mode = "auto"
+	// ModeNone is the resolved mode of a run that needs no service.
+	ModeNone Mode = "none"
+)
+
+// LabelRun is the label on every container, network and volume the grader
+// creates; its value is the run id. Clean removes everything carrying it.
+const LabelRun = "io.grader.run"
+
+// Options configure Start and Doctor.
+type Options struct {
+	Mode Mode
+	// Images are explicit image references (flag / grader.yaml); else
+	// GRADER_POSTGRES_IMAGE etc.; else the official images, behind
+	// GRADER_IMAGE_PREFIX when set.
+	Images map[grader.Service]string
+	// External servers; each defaults to env GRADER_POSTGRES_URL,
+	// GRADER_REDIS_URL, GRADER_AMQP_URL, GRADER_AMQP_MANAGEMENT_URL, then (all
+	// but the management URL) to the standard local address.
+	PostgresURL, RedisURL, AMQPURL, AMQPManagementURL string
+	// RunID is the value of the io.grader.run label (a random one when empty).
+	RunID string
+	// Logf prints progress lines (nil: none).
+	Logf func(format string, args ...any)
+	// Getenv reads the environment (nil: os.Getenv); tests replace it.
+	Getenv func(string) string
+}
+
+// EnvError is a failure of the grader's environment (no Docker, a service
+// that does not start or answer): never the learner's fault. The CLI maps it
+// to exit code 3.
+type EnvError struct {
+	Message string // what failed
+	Fix     string // what to do about it (may be empty)
+}
+
+func (e *EnvError) Error() string {
+	if e.Fix == "" {
+		return e.Message
+	}
+	return e.Message + "; " + e.Fix
+}
+
+// Servers are the services of one grader process (one check, or one batch).
+type Servers struct {
+	mode  Mode
+	runID string
+	logf  func(format string, args ...any)
+	need  map[grader.Service]bool
+	notes []string // copied into every Scope
+
+	// Administrative access, from the grader's host.
+	pgAdminURL string        // superuser URL on the maintenance database
+	pgAdmin    *pgxpool.Pool // on pgAdminURL
+	redisURL   string        // base URL (db ignored)
+	redisMeta  *redis.Client // db 0: claims of logical databases
+	redisDBs   int           // number of logical databases
+	amqpURL    string        // base URL (vhost ignored)
+	mgmtURL    string        // management API base ("" when none)
+
+	docker *dockerServers // nil in external mode
+
+	mu     sync.Mutex
+	scopes map[*Scope]bool // not yet released
+	closed bool
+}
+
+// Mode is the resolved mode: docker, external, or none when no service was needed.
+func (s *Servers) Mode() Mode { return s.mode }
+
+// Network is the Docker network the services are on ("" unless docker mode):
+// a learner's container on it reaches them as postgres, redis and rabbitmq.
+func (s *Servers) Network() string {
+	if s.docker == nil {
+		return ""
+	}
+	return s.docker.network
+}
+
+// Labels are the labels to put on anything else started for this run (a
+// learner's container, an image build), so that Close's caller and
+// `grader clean` find it.
+func (s *Servers) Labels() map[string]string { return map[string]string{LabelRun: s.runID} }
+
+// RunID is the value of the io.grader.run label of this run.
+func (s *Servers) RunID() string { return s.runID }
+
+// Notes are remarks about the services for the report (also in every Scope).
+func (s *Servers) Notes() []string { return append([]string(nil), s.notes...) }
+
+// Start provisions the services in need (in parallel in docker mode) and
+// returns them. An environment problem is an *EnvError. With need empty it
+// returns Servers that provide nothing. On error nothing is left running.
+func Start(ctx context.Context, o Options, need []grader.Service) (*Servers, error) {
+	o = o.withDefaults()
+	s := &Servers{runID: o.RunID, logf: o.Logf, need: map[grader.Service]bool{}, scopes: map[*Scope]bool{}}
+	for _, svc := range need {
+		switch svc {
+		case grader.Postgres, grader.Redis, grader.RabbitMQ:
+			s.need[svc] = true
+		default:
+			return nil, fmt.Errorf("unknown service %q: the services are postgres, redis and rabbitmq", svc)
+		}
+	}
+	if len(s.need) == 0 {
+		s.mode = ModeNone
+		return s, nil
+	}
+	mode, err := resolveMode(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	s.mode = mode
+	switch mode {
+	case ModeDocker:
+		err = s.startDocker(ctx, o)
+	case ModeExternal:
+		err = s.startExternal(ctx, o)
+	}
+	if err != nil {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		_ = s.Close(cctx)
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close releases the scopes still open and, in docker mode, removes the
+// containers and the network. It is safe to call more than once.
+func (s *Servers) Close(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	open := make([]*Scope, 0, len(s.scopes))
+	for sc := range s.scopes {
+		open = append(open, sc)
+	}
+	s.mu.Unlock()
+
+	var errs []string
+	for _, sc := range open {
+		if err := sc.release(ctx, s.docker == nil); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if s.pgAdmin != nil {
+		s.pgAdmin.Close()
+	}
+	if s.redisMeta != nil {
+		_ = s.redisMeta.Close()
+	}
+	if s.docker != nil {
+		if err := s.docker.close(ctx); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if len(errs) > 0 {
+		sort.Strings(errs)
+		return fmt.Errorf("cleanup: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// Scope is one run's share of the services.
+type Scope struct {
+	// Env holds DATABASE_URL, REDIS_URL and AMQP_URL (those provisioned) for a
+	// learner's service running on the grader's host.
+	Env map[string]string
+	// NetEnv holds the same for a learner's container: on Network() in docker
+	// mode (hosts postgres, redis, rabbitmq); in external mode the loopback
+	// host is replaced by host.docker.internal (the container must map it to
+	// the host gateway).
+	NetEnv map[string]string
+	// The grader's own handles on the scope: connected as the scope's role to
+	// its database, on its Redis database, and its broker URL (vhost included).
+	PG      *pgxpool.Pool
+	Redis   *redis.Client
+	AMQPURL string
+	// Faults breaks the services (docker mode); harness.ErrNoFaults otherwise.
+	Faults harness.Faults
+	// Notes are remarks for the report, e.g. that broker state is shared.
+	Notes []string
+
+	servers  *Servers
+	id       string
+	pgName   string // role and database ("" when none)
+	redisDB  int    // 0: none
+	claim    *redisClaim
+	vhost    string // "" when the default vhost is shared
+	released bool
+	mu       sync.Mutex
+}
+
+// Isolate gives the run id its own database and role, its own Redis
+// database and its own vhost (when the grader can make one), and returns
+// their URLs and handles. Release undoes it.
+func (s *Servers) Isolate(ctx context.Context, id string) (*Scope, error) {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, fmt.Errorf("isolate %q: the services are already closed", id)
+	}
+	sc := &Scope{
+		Env: map[string]string{}, NetEnv: map[string]string{},
+		Notes: append([]string(nil), s.notes...), servers: s, id: scopeName(id),
+		Faults: noFaults{},
+	}
+	if s.docker != nil {
+		sc.Faults = &dockerFaults{d: s.docker, s: s}
+	}
+	if len(s.need) == 0 {
+		return sc, nil
+	}
+	s.mu.Lock()
+	s.scopes[sc] = true
+	s.mu.Unlock()
+
+	steps := []struct {
+		svc grader.Service
+		fn  func(context.Context, *Scope) error
+	}{
+		{grader.Postgres, s.isolatePostgres},
+		{grader.Redis, s.isolateRedis},
+		{grader.RabbitMQ, s.isolateRabbit},
+	}
+	for _, st := range steps {
+		if !s.need[st.svc] {
+			continue
+		}
+		if err := st.fn(ctx, sc); err != nil {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+			_ = sc.Release(rctx)
+			cancel()
+			return nil, err
+		}
+	}
+	return sc, nil
+}
+
+// Release drops the scope's database and role, empties and gives back its
+// Redis database and deletes its vhost. It is safe to call more than once.
+func (sc *Scope) Release(ctx context.Context) error { return sc.release(ctx, true) }
+
+// release undoes Isolate; restore also unpauses and starts again what the
+// scope's Faults broke (not worth it when the containers go next).
+func (sc *Scope) release(ctx context.Context, restore bool) error {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.released || sc.servers == nil {
+		return nil
+	}
+	sc.released = true
+	s := sc.servers
+	s.mu.Lock()
+	delete(s.scopes, sc)
+	s.mu.Unlock()
+
+	var errs []string
+	if f, ok := sc.Faults.(*dockerFaults); ok && restore {
+		if err := f.restore(ctx); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if err := s.releaseRabbit(ctx, sc); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if err := s.releaseRedis(ctx, sc); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if err := s.releasePostgres(ctx, sc); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("release %s: %s", sc.id, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// noFaults is the Faults of external mode: the grader does not own the servers.
+type noFaults struct{}
+
+func (noFaults) Pause(context.Context, string) error   { return harness.ErrNoFaults }
+func (noFaults) Unpause(context.Context, string) error { return harness.ErrNoFaults }
+func (noFaults) Stop(context.Context, string) error    { return harness.ErrNoFaults }
+func (noFaults) Start(context.Context, string) error   { return harness.ErrNoFaults }
+
+// randomHex returns n random bytes as hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// scopeName turns a run id into a short lower-case name usable as a
+// Postgres identifier, a vhost and a label: [a-z0-9_], at most 24 characters,
+// plus a random suffix so that two runs with the same id never collide.
+func scopeName(id string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(id) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == '_' || r == '-' || r == '.' || r == ' ' || r == '/':
+			b.WriteByte('_')
+		}
+		if b.Len() >= 24 {
+			break
+		}
+	}
+	name := strings.Trim(b.String(), "_")
+	if name == "" {
+		name = "run"
+	}
+	return "grader_" + name + "_" + randomHex(3)
+}

@@ -50,7 +50,7 @@ func (r *Runner) Run(ctx context.Context, stages []Stage, h *harness.H) ([]Stage
 			default:
 				res = r.runOne(ctx, c, h)
 				if res.Status != StatusPass && res.Status != StatusSkip && h.Service != nil {
-					if why := h.Service.Exited(); why != nil {
+					if why := exitedSoon(h.Service); why != nil {
 						problem = &Problem{
 							Kind:    "crash",
 							Message: fmt.Sprintf("your service stopped during check %s: %v", c.ID, why),
@@ -72,6 +72,23 @@ func (r *Runner) Run(ctx context.Context, stages []Stage, h *harness.H) ([]Stage
 		}
 	}
 	return results, problem
+}
+
+// exitGrace is how long a failed check waits to see whether the service is
+// dying: the client sees the connection reset a moment before the process
+// is reaped.
+const exitGrace = 250 * time.Millisecond
+
+// exitedSoon returns why the service exited, waiting up to exitGrace for a
+// death in progress to be noticed; nil if it is still running.
+func exitedSoon(s harness.Service) error {
+	deadline := time.Now().Add(exitGrace)
+	for {
+		if why := s.Exited(); why != nil || time.Now().After(deadline) {
+			return why
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func notRun(c Check, why string) CheckResult {
@@ -131,6 +148,9 @@ func (r *Runner) runOne(ctx context.Context, c Check, h *harness.H) CheckResult 
 	res := CheckResult{
 		ID: c.ID, Title: c.Title, Status: status, MaxPoints: c.Points, Skills: nonNil(c.Skills),
 		Message: msg, Hint: hint, DurationMs: time.Since(start).Milliseconds(),
+	}
+	if status == StatusPass {
+		res.Points = c.Points
 	}
 	if status == StatusFail || status == StatusError {
 		steps := hc.Transcript()

@@ -1,0 +1,229 @@
+// Package e2e runs the grader binary, as a learner or a CI job would, on the
+// fixtures: the reference project must pass, every defect must fail exactly
+// the checks defects.json lists, broken projects must be graded with a clear
+// cause, and nothing may be left running.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/backend-grader/grader/internal/grader"
+)
+
+var (
+	graderBin string
+	repoRoot  string
+)
+
+func TestMain(m *testing.M) {
+	_, file, _, _ := runtime.Caller(0)
+	repoRoot = filepath.Dir(filepath.Dir(file))
+	dir, err := os.MkdirTemp("", "grader-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	graderBin = filepath.Join(dir, "grader")
+	build := exec.Command("go", "build", "-o", graderBin, "./cmd/grader")
+	build.Dir = repoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building the grader: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// inCI is true in CI, where a missing service is a failure, not a skip.
+func inCI() bool { return os.Getenv("CI") == "true" }
+
+// result is one run of the grader.
+type result struct {
+	code           int
+	stdout, stderr string
+	dur            time.Duration
+	report         *grader.Report
+}
+
+func runGrader(t *testing.T, timeout time.Duration, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, graderBin, args...)
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String(), dur: time.Since(start), code: cmd.ProcessState.ExitCode()}
+	if ctx.Err() != nil {
+		t.Fatalf("grader %s did not finish within %s\nstderr:\n%s", strings.Join(args, " "), timeout, tail(r.stderr, 40))
+	}
+	if err != nil && r.code < 0 {
+		t.Fatalf("running grader: %v", err)
+	}
+	if bytes.HasPrefix(bytes.TrimSpace(out.Bytes()), []byte("{")) {
+		var rep grader.Report
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+			t.Fatalf("stdout is not a JSON report: %v\n%s", err, tail(r.stdout, 20))
+		}
+		r.report = &rep
+	}
+	return r
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// copyFixture copies fixtures/<name> to a fresh directory, so that parallel
+// runs never build into the same place.
+func copyFixture(t *testing.T, name string) string {
+	t.Helper()
+	src := filepath.Join(repoRoot, "fixtures", name)
+	dst := filepath.Join(t.TempDir(), filepath.Base(name))
+	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		if d.IsDir() && (d.Name() == ".grader-bin" || d.Name() == "node_modules" || d.Name() == "__pycache__") {
+			return filepath.SkipDir
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, info.Mode().Perm())
+	})
+	if err != nil {
+		t.Fatalf("copying fixture %s: %v", name, err)
+	}
+	return dst
+}
+
+// needLocalServices skips (or, in CI, fails) when the machine's own
+// Postgres and Redis are not reachable for external mode.
+func needLocalServices(t *testing.T) {
+	t.Helper()
+	for _, addr := range []string{"127.0.0.1:5432", "127.0.0.1:6379"} {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			if inCI() {
+				t.Fatalf("CI=true but %s is not reachable: external-mode tests must run in CI", addr)
+			}
+			t.Skipf("no local service on %s for external mode", addr)
+		}
+		c.Close()
+	}
+}
+
+// leftovers lists processes whose working directory or command line is
+// inside dir.
+func leftovers(dir string) []string {
+	var found []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid := e.Name()
+		if pid[0] < '0' || pid[0] > '9' {
+			continue
+		}
+		cwd, _ := os.Readlink(filepath.Join("/proc", pid, "cwd"))
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", pid, "cmdline"))
+		cl := strings.ReplaceAll(string(cmdline), "\x00", " ")
+		if strings.HasPrefix(cwd, dir) || strings.Contains(cl, dir) {
+			stat, _ := os.ReadFile(filepath.Join("/proc", pid, "stat"))
+			if strings.Contains(string(stat), ") Z ") {
+				continue // a zombie is already dead
+			}
+			found = append(found, pid+": "+cl)
+		}
+	}
+	return found
+}
+
+// assertNothingLeft waits briefly for dir's processes to go, then fails
+// listing any that remain.
+func assertNothingLeft(t *testing.T, dir string) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		left := leftovers(dir)
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("processes left running after the grader exited:\n%s", strings.Join(left, "\n"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func statuses(rep *grader.Report) map[string]grader.Status {
+	m := map[string]grader.Status{}
+	for _, s := range rep.Stages {
+		for _, c := range s.Checks {
+			m[c.ID] = c.Status
+		}
+	}
+	return m
+}
+
+func notPassing(rep *grader.Report) []string {
+	var ids []string
+	for id, st := range statuses(rep) {
+		if st != grader.StatusPass {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// explainFailures renders the failing checks' messages for a test log.
+func explainFailures(rep *grader.Report) string {
+	var b strings.Builder
+	for _, s := range rep.Stages {
+		for _, c := range s.Checks {
+			if c.Status != grader.StatusPass {
+				fmt.Fprintf(&b, "  %s [%s]: %s\n", c.ID, c.Status, c.Message)
+			}
+		}
+	}
+	if rep.Problem != nil {
+		fmt.Fprintf(&b, "  problem: %s\n%s\n", rep.Problem.Message, rep.Problem.Log)
+	}
+	return b.String()
+}
+
+// processGroupGone reports whether no process of group pgid exists.
+func processGroupGone(pgid int) bool {
+	return syscall.Kill(-pgid, 0) == syscall.ESRCH
+}

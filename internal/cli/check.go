@@ -248,7 +248,9 @@ func writeReports(ios *IOStreams, format string, files []fileOutput, rep *grader
 		return err
 	}
 	if format == "text" && ios.Getenv("GITHUB_ACTIONS") == "true" {
-		if err := report.Write(ios.Out, "github", rep, ropts); err != nil {
+		gh := ropts
+		gh.AnnotationsOnly = true
+		if err := report.Write(ios.Out, "github", rep, gh); err != nil {
 			return err
 		}
 	}

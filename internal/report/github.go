@@ -66,9 +66,11 @@ func renderGitHub(r *grader.Report, o Options) ([]byte, error) {
 	}
 	// Plain lines: one line each, whatever a path holds, so nothing in
 	// them can start a workflow command.
-	b.WriteString(oneLine(resultLine(r)) + "\n")
-	if h := rerunHint(r); h != "" {
-		b.WriteString(oneLine(h) + "\n")
+	if !o.AnnotationsOnly {
+		b.WriteString(oneLine(resultLine(r)) + "\n")
+		if h := rerunHint(r); h != "" {
+			b.WriteString(oneLine(h) + "\n")
+		}
 	}
 
 	if o.SummaryPath != "" {

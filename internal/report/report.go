@@ -27,6 +27,10 @@ type Options struct {
 	// SummaryPath, for the github format, is the file the markdown summary
 	// is appended to (the CLI passes $GITHUB_STEP_SUMMARY); empty: none.
 	SummaryPath string
+	// AnnotationsOnly, for the github format, leaves out the plain result
+	// lines: the CLI sets it when the text report, which ends with the same
+	// lines, is printed too.
+	AnnotationsOnly bool
 }
 
 // Formats lists the format names Write accepts (DESIGN.md §2.5).

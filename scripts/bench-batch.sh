@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Times `grader batch` over six copies of fixtures/tasks-api (one reference,
+# five with a defect each, set through their grader.yaml env) with
+# --parallel 1 and with --parallel 3, and prints the ratio.
+#
+#   scripts/bench-batch.sh                 # stage rest, no services needed
+#   STAGE=rate-limiting scripts/bench-batch.sh --services external
+#
+# At stage rest a submission is mostly its Go build (CPU-bound), so the
+# ratio shows how many cores are free; the whole track (the second line)
+# is mostly checks waiting on the service, where parallel grading pays.
+#
+# Environment: STAGE (default rest), PARALLEL (default 3), MAX_RATIO
+# (default 0.6: exit 1 when the parallel run takes longer than that share
+# of the serial one), GRADER (a grader binary; default: built from this
+# checkout). Extra arguments go to both batch runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+stage=${STAGE:-rest}
+parallel=${PARALLEL:-3}
+max_ratio=${MAX_RATIO:-0.6}
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/grader-bench-XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+grader=${GRADER:-}
+if [ -z "$grader" ]; then
+	grader=$work/grader
+	echo "[bench] building the grader"
+	go build -o "$grader" ./cmd/grader
+fi
+
+# Five defects of the stages up to $stage, spread over defects.json (fewer
+# when it lists fewer: those copies get none).
+mapfile -t defects < <(python3 - "$root/fixtures/tasks-api/defects.json" "$stage" "$("$grader" stages --format json)" <<'EOF'
+import json, sys
+defects = json.load(open(sys.argv[1]))
+stage = sys.argv[2]
+order = [s["id"] for s in json.loads(sys.argv[3])["stages"]]
+upto = set(order[: order.index(stage) + 1]) if stage in order else {stage}
+names = sorted(n for n, d in defects.items() if d.get("stage") in upto)
+for i in range(min(5, len(names))):
+    print(names[i * len(names) // min(5, len(names))])
+EOF
+)
+
+class=$work/class
+mkdir -p "$class"
+for i in 0 1 2 3 4 5; do
+	if [ "$i" -eq 0 ]; then name=ref; defect=""; else defect=${defects[$((i - 1))]:-}; name=copy$i${defect:+-$defect}; fi
+	mkdir -p "$class/$name"
+	tar -C fixtures/tasks-api --exclude .grader-bin -cf - . | tar -C "$class/$name" -xf -
+	{
+		echo "stage: http"
+		echo "build: go build -o .grader-bin/server ."
+		echo "run: ./.grader-bin/server"
+		[ -n "$defect" ] && printf 'env:\n  TASKS_API_DEFECTS: "%s"\n' "$defect"
+	} >"$class/$name/grader.yaml"
+done
+echo "[bench] submissions: $(cd "$class" && echo *)"
+
+# Warm the module and build caches so that neither run pays for downloads.
+(cd "$class/ref" && go build -o /dev/null .)
+
+run() { # run PARALLEL OUT -> prints seconds
+	local start end
+	start=$(date +%s.%N)
+	"$grader" batch "$class" --stage "$stage" --parallel "$1" --out "$2" --force --seed 1 -q "${@:3}" >&2 || {
+		echo "[bench] grader batch --parallel $1 exited $?" >&2
+		exit 1
+	}
+	end=$(date +%s.%N)
+	echo "$end - $start" | bc
+}
+
+echo "[bench] --parallel 1" >&2
+t1=$(run 1 "$work/p1" "$@")
+echo "[bench] --parallel $parallel" >&2
+tn=$(run "$parallel" "$work/p$parallel" "$@")
+
+# Same grades both ways (passed and score per submission).
+if ! diff <(cut -d, -f1-4 "$work/p1/grades.csv") <(cut -d, -f1-4 "$work/p$parallel/grades.csv") >&2; then
+	echo "[bench] the two runs graded differently (above)" >&2
+	exit 1
+fi
+
+ratio=$(printf "%.2f" "$(echo "scale=4; $tn / $t1" | bc)")
+printf 'parallel 1: %.1fs\nparallel %s: %.1fs\nratio: %s (target: at most %s)\n' "$t1" "$parallel" "$tn" "$ratio" "$max_ratio"
+if [ "$(echo "$ratio > $max_ratio" | bc)" -eq 1 ]; then
+	echo "[bench] slower than the target"
+	exit 1
+fi

@@ -44,8 +44,9 @@ type dockerServers struct {
 	pgPassword string
 	logf       func(format string, args ...any)
 
-	mu   sync.Mutex
-	ctrs map[grader.Service]*svcContainer
+	mu    sync.Mutex
+	ctrs  map[grader.Service]*svcContainer
+	notes []string // said in the report (e.g. a local image used instead of the default)
 }
 
 // svcContainer is one service's container.
@@ -169,6 +170,7 @@ func (s *Servers) startDocker(ctx context.Context, o Options) error {
 	}
 
 	s.notes = append(s.notes, "services: the grader's own containers (docker mode, network "+d.network+")")
+	s.notes = append(s.notes, d.notes...)
 	if c := d.ctrs[grader.Postgres]; c != nil {
 		s.pgAdminURL = fmt.Sprintf("postgres://postgres:%s@%s/postgres?sslmode=disable", d.pgPassword, d.addr(c, "5432/tcp"))
 	}
@@ -211,7 +213,7 @@ func firstEnvError(errs []error) error {
 // grader's own probe succeeds.
 func (d *dockerServers) start(ctx context.Context, sp serviceSpec) error {
 	t0 := time.Now()
-	if err := d.ensureImage(ctx, sp); err != nil {
+	if err := d.ensureImage(ctx, &sp); err != nil {
 		return err
 	}
 	d.logf("starting %s (%s)", sp.svc, sp.image)
@@ -241,7 +243,11 @@ func (d *dockerServers) start(ctx context.Context, sp serviceSpec) error {
 
 // ensureImage pulls the image when it is not here, once and without
 // testcontainers' retries (which last minutes when no registry answers).
-func (d *dockerServers) ensureImage(ctx context.Context, sp serviceSpec) error {
+// When the default image cannot be had but the image
+// scripts/build-images.sh builds is here, that one is used (and said):
+// nobody chose the default, and the local one honours the same contract.
+// An image the user named is never replaced.
+func (d *dockerServers) ensureImage(ctx context.Context, sp *serviceSpec) error {
 	if _, err := d.cli.ImageInspect(ctx, sp.image); err == nil {
 		return nil
 	}
@@ -264,8 +270,18 @@ func (d *dockerServers) ensureImage(ctx context.Context, sp serviceSpec) error {
 			return ctx.Err()
 		}
 		local := "grader/" + string(sp.svc) + ":local"
+		_, lerr := d.cli.ImageInspect(ctx, local)
+		if sp.imageSource == "default" && lerr == nil {
+			note := fmt.Sprintf("%s: %s cannot be pulled here, so the local %s (scripts/build-images.sh) is used", sp.svc, sp.image, local)
+			d.logf("%s", note)
+			sp.image, sp.imageSource = local, "local fallback"
+			d.mu.Lock()
+			d.notes = append(d.notes, note)
+			d.mu.Unlock()
+			return nil
+		}
 		fix := fmt.Sprintf("without a registry, build local images with scripts/build-images.sh and set %s=%s (or --image %s=REF); behind a mirror set GRADER_IMAGE_PREFIX", imageEnv(sp.svc), local, sp.svc)
-		if _, ierr := d.cli.ImageInspect(ctx, local); ierr == nil && local != sp.image {
+		if lerr == nil && local != sp.image {
 			fix = fmt.Sprintf("%s is on this machine (scripts/build-images.sh): set %s=%s or pass --image %s=%s", local, imageEnv(sp.svc), local, sp.svc, local)
 		}
 		return &EnvError{

@@ -23,12 +23,12 @@ import (
 
 // serviceFlags choose where Postgres, Redis and RabbitMQ come from.
 type serviceFlags struct {
-	mode          string
-	postgresURL   string
-	redisURL      string
-	amqpURL       string
-	amqpMgmtURL   string
-	images        []string
+	mode        string
+	postgresURL string
+	redisURL    string
+	amqpURL     string
+	amqpMgmtURL string
+	images      []string
 }
 
 func (f *serviceFlags) register(cmd *cobra.Command) {

@@ -24,10 +24,10 @@ type runFlags struct {
 // project's manifest (STAGES.md: "Grading a project that has grown past the
 // stage asked for").
 type plan struct {
-	stage     grader.Stage     // the stage asked for
-	effective grader.Stage     // the later of the asked stage and the manifest's
-	stages    []grader.Stage   // the stages whose checks run
-	selected  map[string]bool  // --check ids (nil: all)
+	stage     grader.Stage    // the stage asked for
+	effective grader.Stage    // the later of the asked stage and the manifest's
+	stages    []grader.Stage  // the stages whose checks run
+	selected  map[string]bool // --check ids (nil: all)
 	seed      int64
 	env       map[string]string // stage variables + --env (service URLs are added later)
 	overrides map[string]string // --env, applied last

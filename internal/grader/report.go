@@ -57,16 +57,16 @@ type StageResult struct {
 }
 
 type CheckResult struct {
-	ID         string             `json:"id"`
-	Title      string             `json:"title"`
-	Status     Status             `json:"status"`
-	Points     int                `json:"points"`
-	MaxPoints  int                `json:"maxPoints"`
-	Skills     []string           `json:"skills"`
-	Message    string             `json:"message"`
-	Hint       string             `json:"hint"`
-	DurationMs int64              `json:"durationMs"`
-	Evidence   []harness.Step     `json:"evidence,omitempty"`
+	ID         string         `json:"id"`
+	Title      string         `json:"title"`
+	Status     Status         `json:"status"`
+	Points     int            `json:"points"`
+	MaxPoints  int            `json:"maxPoints"`
+	Skills     []string       `json:"skills"`
+	Message    string         `json:"message"`
+	Hint       string         `json:"hint"`
+	DurationMs int64          `json:"durationMs"`
+	Evidence   []harness.Step `json:"evidence,omitempty"`
 }
 
 type SkillScore struct {

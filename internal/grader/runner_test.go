@@ -15,10 +15,10 @@ import (
 // fakeService is a harness.Service whose process can be marked as exited.
 type fakeService struct{ exited error }
 
-func (f *fakeService) URL() string                     { return "http://127.0.0.1:1" }
-func (f *fakeService) Restart(context.Context) error   { return nil }
-func (f *fakeService) Logs(int) []string               { return []string{"panic: boom"} }
-func (f *fakeService) Exited() error                   { return f.exited }
+func (f *fakeService) URL() string                   { return "http://127.0.0.1:1" }
+func (f *fakeService) Restart(context.Context) error { return nil }
+func (f *fakeService) Logs(int) []string             { return []string{"panic: boom"} }
+func (f *fakeService) Exited() error                 { return f.exited }
 func (f *fakeService) StartInstance(context.Context, map[string]string) (harness.Instance, error) {
 	return nil, errors.New("not supported")
 }

@@ -1,0 +1,125 @@
+package caching
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/backend-grader/grader/checks/internal/expect"
+	"github.com/backend-grader/grader/internal/grader"
+	"github.com/backend-grader/grader/internal/harness"
+)
+
+// cached creates a todo and GETs it twice, so that it is in the cache
+// whether the service fills it on the first or the second read.
+func cached(ctx context.Context, h *harness.H, tok string) (todo, error) {
+	t, err := create(ctx, h, tok)
+	if err != nil {
+		return todo{}, err
+	}
+	for range 2 {
+		if _, _, err := getTodo(ctx, h, tok, t.ID); err != nil {
+			return todo{}, err
+		}
+	}
+	return t, nil
+}
+
+const staleHint = "every write (PUT, PATCH, DELETE) must delete or overwrite the todo's cache entry after the database change, or readers get the old copy until it expires"
+
+// freshAfterPut: PUT through the API, then GET shows the replaced todo.
+func freshAfterPut(ctx context.Context, h *harness.H) error {
+	t, err := cached(ctx, h, "")
+	if err != nil {
+		return err
+	}
+	want := todo{ID: t.ID, Title: "replaced " + expect.Title(h.Rand), Description: "new " + expect.Title(h.Rand), Status: "done"}
+	resp, err := h.Do(ctx, harness.Request{Method: http.MethodPut, Path: "/todos/" + t.ID,
+		JSON: map[string]string{"title": want.Title, "description": want.Description, "status": want.Status}})
+	if err != nil {
+		return err
+	}
+	if err := expect.Status(resp, http.StatusOK); err != nil {
+		return err
+	}
+	return expectFresh(ctx, h, "PUT", want)
+}
+
+// freshAfterPatch: PATCH through the API, then GET shows the change.
+func freshAfterPatch(ctx context.Context, h *harness.H) error {
+	t, err := cached(ctx, h, "")
+	if err != nil {
+		return err
+	}
+	want := t
+	want.Title = "patched " + expect.Title(h.Rand)
+	resp, err := h.Do(ctx, harness.Request{Method: http.MethodPatch, Path: "/todos/" + t.ID,
+		JSON: map[string]string{"title": want.Title}})
+	if err != nil {
+		return err
+	}
+	if err := expect.Status(resp, http.StatusOK); err != nil {
+		return err
+	}
+	return expectFresh(ctx, h, "PATCH", want)
+}
+
+// expectFresh GETs want.ID and compares it with want.
+func expectFresh(ctx context.Context, h *harness.H, method string, want todo) error {
+	resp, got, err := getTodo(ctx, h, "", want.ID)
+	if err != nil {
+		return err
+	}
+	if d := diff(want, got); d != "" {
+		return grader.Failf("after %s /todos/%s answered 200, the next GET (%s) did not show the update:%s", method, want.ID, describeXCache(resp), d).
+			WithHint("%s", staleHint)
+	}
+	return nil
+}
+
+// freshAfterDelete: DELETE through the API, then GET is 404.
+func freshAfterDelete(ctx context.Context, h *harness.H) error {
+	t, err := cached(ctx, h, "")
+	if err != nil {
+		return err
+	}
+	resp, err := h.Do(ctx, harness.Request{Method: http.MethodDelete, Path: "/todos/" + t.ID})
+	if err != nil {
+		return err
+	}
+	if err := expect.Status(resp, http.StatusNoContent); err != nil {
+		return err
+	}
+	resp, err = get(ctx, h, "", t.ID, nil)
+	if err != nil {
+		return err
+	}
+	if resp.Status == http.StatusOK {
+		return grader.Failf("after DELETE /todos/%s answered 204, the next GET answered 200 (%s) with the deleted todo: expected 404", t.ID, describeXCache(resp)).
+			WithHint("%s", staleHint)
+	}
+	return expect.Status(resp, http.StatusNotFound)
+}
+
+// hitEnforcesOwnership: a todo in the cache is not served to another user.
+func hitEnforcesOwnership(ctx context.Context, h *harness.H) error {
+	if !h.Auth {
+		return grader.Skipf("ownership needs users: this run does not include the auth stage")
+	}
+	t, err := cached(ctx, h, "")
+	if err != nil {
+		return err
+	}
+	other, err := h.NewUser(ctx)
+	if err != nil {
+		return grader.Errorf("%v", err)
+	}
+	resp, err := get(ctx, h, other.Token, t.ID, nil)
+	if err != nil {
+		return err
+	}
+	if resp.Status == http.StatusOK {
+		return grader.Failf("another user's GET /todos/%s answered 200 (%s) with a todo they do not own: expected 403 or 404", t.ID, describeXCache(resp)).
+			WithHint("check ownership on every read, HIT or MISS: compare the cached todo's owner with the caller (or put the owner in the cache key) before answering")
+	}
+	return expect.Status(resp, http.StatusForbidden, http.StatusNotFound)
+}

@@ -1,0 +1,151 @@
+package caching
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/backend-grader/grader/checks/internal/expect"
+	"github.com/backend-grader/grader/internal/grader"
+	"github.com/backend-grader/grader/internal/harness"
+)
+
+// etag returns the response's ETag or a failure when there is none.
+func etag(resp *harness.Response, id string) (string, error) {
+	e := strings.TrimSpace(resp.Header.Get("ETag"))
+	if e == "" {
+		return "", grader.Failf("GET /todos/%s answered 200 without an ETag header", id).
+			WithHint(`send an ETag that identifies this version of the todo, e.g. a quoted hash of the JSON body ("..."), on every 200`)
+	}
+	return e, nil
+}
+
+// etagNotModified: the ETag is the same for two GETs of an unchanged todo
+// (a MISS and a HIT), and If-None-Match with it answers 304 without a body.
+func etagNotModified(ctx context.Context, h *harness.H) error {
+	t, err := create(ctx, h, "")
+	if err != nil {
+		return err
+	}
+	r1, _, err := getTodo(ctx, h, "", t.ID)
+	if err != nil {
+		return err
+	}
+	e1, err := etag(r1, t.ID)
+	if err != nil {
+		return err
+	}
+	r2, _, err := getTodo(ctx, h, "", t.ID)
+	if err != nil {
+		return err
+	}
+	e2, err := etag(r2, t.ID)
+	if err != nil {
+		return err
+	}
+	if e1 != e2 {
+		return grader.Failf("two GETs of the same unchanged todo (%s, then %s) had different ETags: %s then %s", describeXCache(r1), describeXCache(r2), e1, e2).
+			WithHint("derive the ETag from the todo's content (e.g. a hash of the JSON, or its id and updatedAt), never from the time of the request, so a HIT and a MISS agree")
+	}
+	resp, err := get(ctx, h, "", t.ID, http.Header{"If-None-Match": {e1}})
+	if err != nil {
+		return err
+	}
+	if resp.Status != http.StatusNotModified {
+		return grader.Failf("GET /todos/%s with If-None-Match: %s (its current ETag): expected 304 Not Modified, got %s", t.ID, e1, expect.StatusText(resp.Status)).
+			WithHint("compare the request's If-None-Match with the todo's current ETag and, when one matches, answer 304 with no body")
+	}
+	if len(resp.Body) > 0 {
+		return grader.Failf("the 304 for GET /todos/%s has a body of %d bytes: a 304 has none", t.ID, len(resp.Body)).
+			WithHint("answer 304 with headers only: write the status and return without writing the todo")
+	}
+	return nil
+}
+
+// etagChangesOnUpdate: after PATCH the todo has another ETag, and the old
+// one no longer gets a 304.
+func etagChangesOnUpdate(ctx context.Context, h *harness.H) error {
+	t, err := create(ctx, h, "")
+	if err != nil {
+		return err
+	}
+	r1, _, err := getTodo(ctx, h, "", t.ID)
+	if err != nil {
+		return err
+	}
+	e1, err := etag(r1, t.ID)
+	if err != nil {
+		return err
+	}
+	title := "renamed " + expect.Title(h.Rand)
+	resp, err := h.Do(ctx, harness.Request{Method: http.MethodPatch, Path: "/todos/" + t.ID, JSON: map[string]string{"title": title}})
+	if err != nil {
+		return err
+	}
+	if err := expect.Status(resp, http.StatusOK); err != nil {
+		return err
+	}
+	r2, got, err := getTodo(ctx, h, "", t.ID)
+	if err != nil {
+		return err
+	}
+	if got.Title != title {
+		return grader.Failf("after PATCH /todos/%s renamed it to %q, GET still served title %q (%s): the ETag can only change once the update is served", t.ID, title, got.Title, describeXCache(r2)).
+			WithHint("%s", staleHint)
+	}
+	e2, err := etag(r2, t.ID)
+	if err != nil {
+		return err
+	}
+	if e2 == e1 {
+		return grader.Failf("the todo's ETag stayed %s after PATCH changed its title: expected a new ETag", e1).
+			WithHint("the ETag must change whenever the representation changes: hash the JSON body, or include updatedAt, not just the id")
+	}
+	resp, err = get(ctx, h, "", t.ID, http.Header{"If-None-Match": {e1}})
+	if err != nil {
+		return err
+	}
+	if resp.Status != http.StatusOK {
+		return grader.Failf("GET /todos/%s with the ETag from before the update (If-None-Match: %s): expected 200 with the new version, got %s", t.ID, e1, expect.StatusText(resp.Status)).
+			WithHint("answer 304 only when If-None-Match matches the todo's current ETag")
+	}
+	return nil
+}
+
+// cacheControlPrivate: GET /todos/{id} carries Cache-Control with the
+// private directive, on a MISS and on a HIT.
+func cacheControlPrivate(ctx context.Context, h *harness.H) error {
+	t, err := create(ctx, h, "")
+	if err != nil {
+		return err
+	}
+	for range 2 {
+		resp, _, err := getTodo(ctx, h, "", t.ID)
+		if err != nil {
+			return err
+		}
+		cc := resp.Header.Values("Cache-Control")
+		if !hasDirective(cc, "private") {
+			got := "no Cache-Control header"
+			if len(cc) > 0 {
+				got = "Cache-Control: " + strings.Join(cc, ", ")
+			}
+			return grader.Failf("GET /todos/%s (%s): expected Cache-Control with the private directive, got %s", t.ID, describeXCache(resp), got).
+				WithHint("a todo belongs to one user: say Cache-Control: private (e.g. private, max-age=0, must-revalidate) so shared caches and proxies never store it, on HITs and MISSes alike")
+		}
+	}
+	return nil
+}
+
+// hasDirective reports whether the Cache-Control values hold directive.
+func hasDirective(values []string, directive string) bool {
+	for _, v := range values {
+		for _, d := range strings.Split(v, ",") {
+			name, _, _ := strings.Cut(strings.TrimSpace(d), "=")
+			if strings.EqualFold(strings.TrimSpace(name), directive) {
+				return true
+			}
+		}
+	}
+	return false
+}

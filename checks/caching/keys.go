@@ -1,0 +1,93 @@
+package caching
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/backend-grader/grader/checks/internal/expect"
+	"github.com/backend-grader/grader/internal/grader"
+	"github.com/backend-grader/grader/internal/harness"
+	"github.com/redis/go-redis/v9"
+)
+
+// keysExpire exercises the API the way a client does (reads, a list, an
+// update, an unknown id), then reads the TTL of every key in the service's
+// Redis database: a key without expiry (TTL -1) grows the cache forever.
+func keysExpire(ctx context.Context, h *harness.H) error {
+	if err := needRedis(h); err != nil {
+		return err
+	}
+	var ids []string
+	for range 2 {
+		t, err := cached(ctx, h, "")
+		if err != nil {
+			return err
+		}
+		ids = append(ids, t.ID)
+	}
+	steps := []harness.Request{
+		{Path: "/todos"},
+		{Method: http.MethodPatch, Path: "/todos/" + ids[0], JSON: map[string]string{"status": "done"}},
+		{Path: "/todos/" + ids[0]},
+		{Path: "/todos/" + expect.RandomUUID(h.Rand)},
+	}
+	for _, r := range steps {
+		if _, err := h.Do(ctx, r); err != nil {
+			return err
+		}
+	}
+	keys, err := scan(ctx, h, "*")
+	if err != nil {
+		return err
+	}
+	forever, err := withoutTTL(ctx, h, keys)
+	if err != nil {
+		return err
+	}
+	if len(forever) == 0 {
+		return nil
+	}
+	// Show one of them as the last step.
+	if _, err := ttl(ctx, h, forever[0]); err != nil {
+		return err
+	}
+	shown := forever
+	if len(shown) > 5 {
+		shown = shown[:5]
+	}
+	more := ""
+	if len(forever) > len(shown) {
+		more = fmt.Sprintf(" and %d more", len(forever)-len(shown))
+	}
+	return grader.Failf("%d of the %d keys in the service's Redis database never expire (TTL -1): %s%s", len(forever), len(keys), strings.Join(shown, ", "), more).
+		WithHint("give every key the service writes an expiry (EX on SET, or EXPIRE after SADD/HSET/INCR): index sets and list caches too, or Redis fills up with entries nobody removes")
+}
+
+// withoutTTL returns the keys whose TTL is -1, reading them in one pipeline,
+// and records the step.
+func withoutTTL(ctx context.Context, h *harness.H, keys []string) ([]string, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	pipe := h.Redis.Pipeline()
+	cmds := make([]*redis.DurationCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.TTL(ctx, k)
+	}
+	cmd := cli(h) + " --scan | while read k; do echo \"$k $(" + cli(h) + " TTL \"$k\")\"; done"
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		h.Record("redis", cmd, "ERROR: "+err.Error())
+		return nil, grader.Errorf("reading TTLs in the service's Redis database: %v", err)
+	}
+	var forever []string
+	for i, c := range cmds {
+		// go-redis returns -1 (no expiry) and -2 (no such key) as they are.
+		if d, err := c.Result(); err == nil && d == -1 {
+			forever = append(forever, keys[i])
+		}
+	}
+	h.Record("redis", cmd, fmt.Sprintf("%d keys, %d without expiry (TTL -1)", len(keys), len(forever)))
+	return forever, nil
+}

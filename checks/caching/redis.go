@@ -1,0 +1,127 @@
+package caching
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/backend-grader/grader/internal/grader"
+	"github.com/backend-grader/grader/internal/harness"
+)
+
+// needRedis returns an error (status error) when the run has no Redis handle.
+func needRedis(h *harness.H) error {
+	if h.Redis == nil {
+		return grader.Errorf("this run has no Redis to inspect (a grader bug: the caching stage declares it)")
+	}
+	return nil
+}
+
+// maxTTL reads CACHE_TTL_SECONDS from the service's environment.
+func maxTTL(h *harness.H) (int64, error) {
+	v := h.Env[TTLVar]
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, grader.Errorf("%s is %q in the service's environment; the caching checks need a positive number of seconds (remove --env %s=... or give one)", TTLVar, v, TTLVar)
+	}
+	return n, nil
+}
+
+// globEscape escapes the characters that are special in a Redis MATCH pattern.
+func globEscape(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`, `]`, `\]`)
+	return r.Replace(s)
+}
+
+// scan lists the keys of the run's Redis database that match pattern (all
+// of them for "*"), sorted, and records the step.
+func scan(ctx context.Context, h *harness.H, pattern string) ([]string, error) {
+	if err := needRedis(h); err != nil {
+		return nil, err
+	}
+	var keys []string
+	iter := h.Redis.Scan(ctx, 0, pattern, 1000).Iterator()
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	cmd := cli(h) + " --scan --pattern " + quote(pattern)
+	if err := iter.Err(); err != nil {
+		h.Record("redis", cmd, "ERROR: "+err.Error())
+		return nil, grader.Errorf("reading the service's Redis database: %v", err)
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	h.Record("redis", cmd, listKeys(keys))
+	return keys, nil
+}
+
+// keysWith lists the keys whose name contains s (the cache entries of one todo).
+func keysWith(ctx context.Context, h *harness.H, s string) ([]string, error) {
+	return scan(ctx, h, "*"+globEscape(s)+"*")
+}
+
+// ttl reads a key's TTL in seconds as redis-cli shows it: -1 no expiry,
+// -2 no such key. It records the step.
+func ttl(ctx context.Context, h *harness.H, key string) (int64, error) {
+	cmd := cli(h) + " TTL " + quote(key)
+	n, err := h.Redis.TTL(ctx, key).Result()
+	if err != nil {
+		h.Record("redis", cmd, "ERROR: "+err.Error())
+		return 0, grader.Errorf("reading the TTL of Redis key %q: %v", key, err)
+	}
+	// go-redis returns -1 and -2 as they are, and seconds as a Duration.
+	secs := int64(n)
+	if n > 0 {
+		secs = int64(n.Seconds())
+	}
+	h.Record("redis", cmd, "(integer) "+strconv.FormatInt(secs, 10))
+	return secs, nil
+}
+
+// del removes keys from the run's Redis database and records the step.
+func del(ctx context.Context, h *harness.H, keys []string) error {
+	cmd := cli(h) + " DEL " + strings.Join(quoteAll(keys), " ")
+	n, err := h.Redis.Del(ctx, keys...).Result()
+	if err != nil {
+		h.Record("redis", cmd, "ERROR: "+err.Error())
+		return grader.Errorf("deleting Redis keys: %v", err)
+	}
+	h.Record("redis", cmd, fmt.Sprintf("(integer) %d", n))
+	return nil
+}
+
+// cli is the redis-cli invocation that reaches the service's database
+// (the number in REDIS_URL).
+func cli(h *harness.H) string {
+	if db := h.Redis.Options().DB; db != 0 {
+		return "redis-cli -n " + strconv.Itoa(db)
+	}
+	return "redis-cli"
+}
+
+func listKeys(keys []string) string {
+	if len(keys) == 0 {
+		return "(no keys)"
+	}
+	shown := keys
+	if len(shown) > 20 {
+		shown = shown[:20]
+	}
+	out := strings.Join(shown, "\n")
+	if len(keys) > len(shown) {
+		out += fmt.Sprintf("\n... (%d keys in all)", len(keys))
+	}
+	return out
+}
+
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = quote(s)
+	}
+	return out
+}

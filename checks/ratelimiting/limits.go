@@ -1,0 +1,217 @@
+package ratelimiting
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/backend-grader/grader/checks/internal/expect"
+	"github.com/backend-grader/grader/internal/grader"
+	"github.com/backend-grader/grader/internal/harness"
+)
+
+// judgeBurst checks that the first l.N responses passed (200) and the next
+// one was refused (429). retry says the failure may come from a window
+// that ended during the burst (the last request passed: a fresh user in a
+// fresh window will tell).
+func judgeBurst(resps []*harness.Response, l limits, what string) (err error, retry bool) {
+	for i, r := range resps[:l.N] {
+		if r.Status == http.StatusTooManyRequests {
+			return grader.Failf("%s: request %d of %d was refused with 429, but %s allows %d per window", what, i+1, l.N+1, RequestsVar, l.N).
+				WithHint("read the limit from %s; count the request first and refuse only when the count is above the limit (the N-th request still passes)", RequestsVar), false
+		}
+		if err := expect.Status(r, http.StatusOK); err != nil {
+			return grader.Failf("%s: request %d of %d: %v", what, i+1, l.N+1, err), false
+		}
+	}
+	last := resps[l.N]
+	if last.Status != http.StatusTooManyRequests {
+		return grader.Failf("%s: with %s the %d requests before it passed, so request %d should get 429 Too Many Requests; it got %s", what, l, l.N, l.N+1, expect.StatusText(last.Status)).
+				WithHint("count each user's requests per window in Redis (INCR, with an expiry of the window) and answer 429 once the count is above %s", RequestsVar),
+			true
+	}
+	return nil, false
+}
+
+// limitEnforced: with limit N, N requests pass and request N+1 gets 429
+// with a sane Retry-After and a JSON message.
+func limitEnforced(ctx context.Context, h *harness.H) error {
+	l := tight(h)
+	ins, stop, err := instances(ctx, h, l, 1)
+	defer stop()
+	if err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		u, err := freshUser(ctx, h)
+		if err != nil {
+			return err
+		}
+		resps, err := sendAll(ctx, h, repeat(harness.Request{Path: ins[0].URL() + "/todos", Token: u.Token}, l.N+1))
+		if err != nil {
+			return err
+		}
+		err, retry := judgeBurst(resps, l, "GET /todos as one user")
+		if err != nil {
+			if retry && attempt == 0 {
+				rolledNote(h)
+				continue
+			}
+			return err
+		}
+		last := resps[l.N]
+		if _, err := retryAfter(last, l); err != nil {
+			return err
+		}
+		return expect.Hint(expect.Message(last), `a 429 is an error like the others: {"message": "too many requests, retry after 3 seconds"}`)
+	}
+}
+
+// remainingCountsDown: every response carries the limit, the requests
+// remaining (N-1 after the first, down to 0 after the N-th) and the reset.
+func remainingCountsDown(ctx context.Context, h *harness.H) error {
+	l := tight(h)
+	ins, stop, err := instances(ctx, h, l, 1)
+	defer stop()
+	if err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		u, err := freshUser(ctx, h)
+		if err != nil {
+			return err
+		}
+		resps, err := sendAll(ctx, h, repeat(harness.Request{Path: ins[0].URL() + "/todos", Token: u.Token}, l.N))
+		if err != nil {
+			return err
+		}
+		if rolledOver(resps) && attempt == 0 {
+			rolledNote(h)
+			continue
+		}
+		for i, r := range resps {
+			if err := countdownStep(r, i, l); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+const headersHint = "on every limited response send RateLimit-Limit (the limit), RateLimit-Remaining (requests left in this window, after this one) and RateLimit-Reset (seconds until the window ends)"
+
+// countdownStep checks the headers of the (i+1)-th response of a burst.
+func countdownStep(r *harness.Response, i int, l limits) error {
+	nth := fmt.Sprintf("response %d of %d (%s)", i+1, l.N, l)
+	if err := expect.Status(r, http.StatusOK); err != nil {
+		return grader.Failf("%s: %v", nth, err)
+	}
+	fam := family(r)
+	if fam == "" {
+		return grader.Failf("%s has no RateLimit-Remaining / RateLimit-Limit headers (nor X-RateLimit-*)", nth).WithHint("%s", headersHint)
+	}
+	if n, ok := header(r, fam, "Limit"); !ok || n != int64(l.N) {
+		return grader.Failf("%s: expected %s-Limit: %d, got %q", nth, fam, l.N, r.Header.Get(fam+"-Limit")).WithHint("%s", headersHint)
+	}
+	want := int64(l.N - 1 - i)
+	if n, ok := header(r, fam, "Remaining"); !ok || n != want {
+		return grader.Failf("%s: expected %s-Remaining: %d (the limit is %d and this is request %d of the window), got %q", nth, fam, want, l.N, i+1, r.Header.Get(fam+"-Remaining")).
+			WithHint("Remaining is the limit minus the requests counted in the current window, this one included: N-1 after the first, 0 after the N-th")
+	}
+	reset, ok := header(r, fam, "Reset")
+	if !ok {
+		return grader.Failf("%s: expected %s-Reset with the seconds until the window ends, got %q", nth, fam, r.Header.Get(fam+"-Reset")).WithHint("%s", headersHint)
+	}
+	if fam == "X-RateLimit" && reset > 1e9 { // an epoch time is allowed here
+		reset -= unixNow()
+		if reset >= -1 && reset <= int64(l.W)+1 {
+			return nil
+		}
+	}
+	if reset <= 0 || reset > int64(l.W) {
+		return grader.Failf("%s: %s-Reset is %q: expected the seconds until the window ends, 0 < x <= %d", nth, fam, r.Header.Get(fam+"-Reset"), l.W).WithHint("%s", headersHint)
+	}
+	return nil
+}
+
+// perUser: once one user is refused, another user on the same instance (and
+// the same IP) still passes.
+func perUser(ctx context.Context, h *harness.H) error {
+	l := tight(h)
+	ins, stop, err := instances(ctx, h, l, 1)
+	defer stop()
+	if err != nil {
+		return err
+	}
+	a, err := freshUser(ctx, h)
+	if err != nil {
+		return err
+	}
+	b, err := freshUser(ctx, h)
+	if err != nil {
+		return err
+	}
+	url := ins[0].URL() + "/todos"
+	refused, n, err := untilRefused(ctx, h, harness.Request{Path: url, Token: a.Token}, 2*l.N+2)
+	if err != nil {
+		return err
+	}
+	if refused == nil {
+		return grader.Failf("with %s one user sent %d requests to GET /todos and none got 429, so the limit could not be exhausted (see rate-limiting.limit)", l, n).
+			WithHint("count each user's requests per window and answer 429 above %s", RequestsVar)
+	}
+	resp, err := h.Do(ctx, harness.Request{Path: url, Token: b.Token})
+	if err != nil {
+		return err
+	}
+	if resp.Status != http.StatusOK {
+		return grader.Failf("after one user was refused with 429, another user's first GET /todos got %s: expected 200, each user has a limit of their own", expect.StatusText(resp.Status)).
+			WithHint("key the /todos counter by the user id from the token, not by IP address or route: users behind one proxy or office NAT share an IP")
+	}
+	return nil
+}
+
+// windowResets: a refused user waits what Retry-After says (plus half a
+// second) and passes again.
+func windowResets(ctx context.Context, h *harness.H) error {
+	l := tightShort(h)
+	ins, stop, err := instances(ctx, h, l, 1)
+	defer stop()
+	if err != nil {
+		return err
+	}
+	u, err := freshUser(ctx, h)
+	if err != nil {
+		return err
+	}
+	req := harness.Request{Path: ins[0].URL() + "/todos", Token: u.Token}
+	refused, n, err := untilRefused(ctx, h, req, 2*l.N+2)
+	if err != nil {
+		return err
+	}
+	if refused == nil {
+		return grader.Failf("with %s one user sent %d requests to GET /todos and none got 429, so there was no window to wait out (see rate-limiting.limit)", l, n).
+			WithHint("count each user's requests per window and answer 429 above %s", RequestsVar)
+	}
+	wait := time.Duration(l.W) * time.Second
+	said := "no usable Retry-After, so the window"
+	if ra, err := retryAfter(refused, l); err == nil {
+		wait = time.Duration(ra) * time.Second
+		said = fmt.Sprintf("Retry-After: %d", ra)
+	}
+	wait += 500 * time.Millisecond
+	h.Record("note", fmt.Sprintf("wait %s (%s, plus 0.5 s)", wait, said), "")
+	if err := sleep(ctx, wait); err != nil {
+		return err
+	}
+	resp, err := h.Do(ctx, req)
+	if err != nil {
+		return err
+	}
+	if resp.Status != http.StatusOK {
+		return grader.Failf("the user was refused, waited %s (%s, plus 0.5 s) and was refused again: got %s, expected 200 in the new window", wait, said, expect.StatusText(resp.Status)).
+			WithHint("give each counter an expiry of the window (SET/INCR then EXPIRE, or a key per window) so it starts again from zero, and make Retry-After the real time left")
+	}
+	return nil
+}

@@ -171,12 +171,8 @@ func runCheck(ctx context.Context, o *checkOptions) error {
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return usagef("project directory %q does not exist or is not a directory", o.dir)
 	}
-	m, err := submission.Load(dir)
-	if err != nil {
-		return err
-	}
-	p, err := makePlan(o.run, m, o.seedSet)
-	if err != nil {
+	// The caller's mistakes first (exit 2), before the project's (exit 1).
+	if err := o.run.validate(); err != nil {
 		return err
 	}
 	ios := o.ios
@@ -186,6 +182,14 @@ func runCheck(ctx context.Context, o *checkOptions) error {
 	}
 	runID := newRunID()
 	sopts, err := o.svc.options(runID, logf)
+	if err != nil {
+		return err
+	}
+	m, err := submission.Load(dir)
+	if err != nil {
+		return err
+	}
+	p, err := makePlan(o.run, m, o.seedSet)
 	if err != nil {
 		return err
 	}

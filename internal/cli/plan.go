@@ -35,6 +35,17 @@ type plan struct {
 	auth      bool
 }
 
+// validate reports the mistakes in the flags that need no project to see.
+func (f runFlags) validate() error {
+	if f.stage != "" {
+		if _, _, ok := checks.Tasks.Stage(f.stage); !ok {
+			return unknownStage(f.stage)
+		}
+	}
+	_, err := parseEnv(f.env)
+	return err
+}
+
 // makePlan resolves what to run for a project with manifest m.
 func makePlan(f runFlags, m *submission.Manifest, seedSet bool) (*plan, error) {
 	track := checks.Tasks

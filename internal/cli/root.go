@@ -84,7 +84,8 @@ func Run(ctx context.Context, ios *IOStreams, args []string) int {
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	code := exitCode(ctx, err)
-	if err != nil && code != ExitNotPassed && !errors.Is(err, errInterrupted) {
+	// "not passed" was said by the report itself; anything else is said here.
+	if err != nil && !errors.Is(err, errNotPassed) && !errors.Is(err, errInterrupted) {
 		fmt.Fprintln(ios.ErrOut, "grader: "+err.Error())
 	}
 	if errors.Is(err, errInterrupted) {

@@ -1,12 +1,9 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -88,49 +85,12 @@ func TestInterrupt(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := copyFixture(t, tc.fixture)
 			warmBuild(t, dir)
-			cmd := exec.Command(graderBin, "check", dir, "--stage", tc.stage)
-			cmd.Env = append(os.Environ(), "NO_COLOR=1")
-			stderr, _ := cmd.StderrPipe()
-			var out bytes.Buffer
-			cmd.Stdout = &out
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			seen := make(chan struct{})
-			var lines []string
-			go func() {
-				sc := bufio.NewScanner(stderr)
-				once := false
-				for sc.Scan() {
-					lines = append(lines, sc.Text())
-					if !once && strings.Contains(sc.Text(), tc.waitFor) {
-						once = true
-						close(seen)
-					}
-				}
-			}()
-			select {
-			case <-seen:
-			case <-time.After(90 * time.Second):
-				_ = cmd.Process.Kill()
-				t.Fatalf("never saw %q on stderr", tc.waitFor)
-			}
-			time.Sleep(500 * time.Millisecond)
-			sent := time.Now()
-			_ = cmd.Process.Signal(syscall.SIGINT)
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				_ = cmd.Process.Kill()
-				t.Fatal("the grader did not exit within 10 s of SIGINT")
-			}
-			if took := time.Since(sent); took > 5*time.Second {
+			code, took, stderr := interrupted(t, 90*time.Second, tc.waitFor, "check", dir, "--stage", tc.stage)
+			if took > 5*time.Second {
 				t.Errorf("exited %s after SIGINT, want within 5 s", took.Round(time.Millisecond))
 			}
-			if code := cmd.ProcessState.ExitCode(); code != 130 {
-				t.Errorf("exit %d, want 130\nstderr:\n%s", code, strings.Join(lines, "\n"))
+			if code != 130 {
+				t.Errorf("exit %d, want 130\nstderr:\n%s", code, tail(stderr, 30))
 			}
 			assertNothingLeft(t, dir)
 		})

@@ -5,10 +5,12 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -226,4 +228,55 @@ func explainFailures(rep *grader.Report) string {
 // processGroupGone reports whether no process of group pgid exists.
 func processGroupGone(pgid int) bool {
 	return syscall.Kill(-pgid, 0) == syscall.ESRCH
+}
+
+// interrupted runs the grader with args, sends SIGINT once waitFor appears
+// on its stderr, and returns the exit code, how long it took to exit after
+// the signal, and everything it printed on stderr. It fails the test if
+// waitFor never appears within wait, or the grader is still running 30 s
+// after the signal.
+func interrupted(t *testing.T, wait time.Duration, waitFor string, args ...string) (int, time.Duration, string) {
+	t.Helper()
+	cmd := exec.Command(graderBin, args...)
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	cmd.Stdout = io.Discard
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	seen := make(chan struct{})
+	drained := make(chan string)
+	go func() {
+		var all strings.Builder
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			all.WriteString(sc.Text() + "\n")
+			if seen != nil && strings.Contains(sc.Text(), waitFor) {
+				close(seen)
+				seen = nil
+			}
+		}
+		drained <- all.String()
+	}()
+	select {
+	case <-seen:
+	case <-time.After(wait):
+		_ = cmd.Process.Kill()
+		t.Fatalf("never saw %q on stderr within %s:\n%s", waitFor, wait, tail(<-drained, 20))
+	}
+	time.Sleep(500 * time.Millisecond)
+	sent := time.Now()
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("the grader was still running 30 s after SIGINT:\n%s", tail(<-drained, 20))
+	}
+	return cmd.ProcessState.ExitCode(), time.Since(sent), <-drained
 }

@@ -1,12 +1,9 @@
 package e2e
 
 import (
-	"bufio"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -73,50 +70,11 @@ func TestDockerModeInterruptCleansUp(t *testing.T) {
 	needDocker(t)
 	dir := copyFixture(t, "tasks-api")
 	warmBuild(t, dir)
-	cmd := exec.Command(graderBin, "check", dir, "--stage", "persistence", "--services", "docker")
-	cmd.Env = append(os.Environ(), "NO_COLOR=1")
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	code, took, stderr := interrupted(t, 5*time.Minute, "rest.", "check", dir, "--stage", "persistence", "--services", "docker")
+	if code != 130 {
+		t.Errorf("exit %d, want 130\n%s", code, tail(stderr, 30))
 	}
-	seen := make(chan struct{})
-	var mu sync.Mutex
-	var lines []string
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		once := false
-		for sc.Scan() {
-			mu.Lock()
-			lines = append(lines, sc.Text())
-			mu.Unlock()
-			if !once && strings.Contains(sc.Text(), "rest.") {
-				once = true
-				close(seen)
-			}
-		}
-	}()
-	select {
-	case <-seen:
-	case <-time.After(5 * time.Minute):
-		_ = cmd.Process.Kill()
-		t.Fatal("the run never reached its checks")
-	}
-	sent := time.Now()
-	_ = cmd.Process.Signal(syscall.SIGINT)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatal("no exit within 30 s of SIGINT")
-	}
-	if code := cmd.ProcessState.ExitCode(); code != 130 {
-		mu.Lock()
-		t.Errorf("exit %d, want 130\n%s", code, strings.Join(lines, "\n"))
-		mu.Unlock()
-	}
-	if took := time.Since(sent); took > 10*time.Second {
+	if took > 10*time.Second {
 		t.Errorf("cleanup took %s after SIGINT, want within 10 s", took.Round(time.Millisecond))
 	}
 	assertNoContainersLeft(t)

@@ -6,4 +6,7 @@
 //
 // Nothing survives the grader: every process runs in its own process group
 // and is killed on Stop; a process also gets SIGKILL if the grader dies.
+// Config.Limits puts every process of the build and of the service under
+// resource limits (CPU time, file size, open files, data), and a process
+// killed by one is reported as such.
 package submission

@@ -70,7 +70,7 @@ func buildWithCLI(ctx context.Context, cfg Config, tag string, ring *lineRing, e
 		argv = append(argv, "--label", k+"="+v)
 	}
 	argv = append(argv, ".")
-	proc, err := startArgs(cfg.Manifest.Dir, argv, environ(hostEnviron()), ring, echo, servicePrefix)
+	proc, err := startArgs(cfg.Manifest.Dir, argv, Limits{}, environ(hostEnviron()), ring, echo, servicePrefix)
 	if err != nil {
 		return err
 	}

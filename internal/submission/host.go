@@ -12,7 +12,8 @@ import (
 )
 
 // launchHost starts the manifest's run command as a process group on
-// 127.0.0.1:hostPort (a free port when 0) and waits until it listens there.
+// 127.0.0.1:hostPort (a free port when 0), under the Config's Limits, and
+// waits until it listens there.
 func (p *Process) launchHost(ctx context.Context, hostPort int, vars map[string]string, ring *lineRing, prefix string) (runner, int, error) {
 	port := hostPort
 	if port == 0 {
@@ -36,8 +37,11 @@ func (p *Process) launchHost(ctx context.Context, hostPort int, vars map[string]
 		what = "another instance of your service"
 	}
 	p.cfg.logf("starting %s: %s (PORT=%d, waiting up to %s for it to listen)", what, p.m.Run, port, timeout)
+	if prefix == servicePrefix && !p.cfg.Limits.IsZero() {
+		p.cfg.logf("limits for each of its processes: %s", p.cfg.Limits)
+	}
 	started := time.Now()
-	proc, err := startProc(p.m.Dir, execScript(p.m.Run), environ(env), ring, p.echo, prefix)
+	proc, err := startProc(p.m.Dir, execScript(p.m.Run), p.cfg.Limits, environ(env), ring, p.echo, prefix)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -69,8 +73,12 @@ func (p *Process) launchHost(ctx context.Context, hostPort int, vars map[string]
 		case 126:
 			hint = fmt.Sprintf("the command in `%s` is not executable: chmod +x it, or run it through its interpreter (sh ./run.sh, python3 app.py)", p.m.Run)
 		}
+		why := proc.exitReason()
+		if h := limitHint(why); h != "" {
+			hint = h
+		}
 		return nil, 0, &ProjectError{Kind: "start",
-			Message: fmt.Sprintf("your service %s before it listened on $PORT (PORT=%d)", proc.exitReason(), port),
+			Message: fmt.Sprintf("your service %s before it listened on $PORT (PORT=%d)", why, port),
 			Hint:    hint,
 			Log:     tail(ring, 40)}
 	case errors.Is(err, errNotReady):
@@ -126,9 +134,9 @@ func execScript(run string) string {
 }
 
 // Build runs the manifest's build command once (sh -c, in the project
-// directory, in its own process group; cancelling ctx kills it). A failed
-// build is a *ProjectError of kind "build" with the last lines of output.
-// With docker: true it builds the image instead.
+// directory, in its own process group, under cfg.Limits; cancelling ctx
+// kills it). A failed build is a *ProjectError of kind "build" with the
+// last lines of output. With docker: true it builds the image instead.
 func Build(ctx context.Context, cfg Config) error {
 	m := cfg.Manifest
 	if m == nil {
@@ -141,6 +149,9 @@ func Build(ctx context.Context, cfg Config) error {
 		return nil
 	}
 	cfg.logf("building: %s", m.Build)
+	if !cfg.Limits.IsZero() {
+		cfg.logf("limits for each process of the build: %s", cfg.Limits)
+	}
 	started := time.Now()
 	env := hostEnviron()
 	for k, v := range cfg.Env {
@@ -149,7 +160,7 @@ func Build(ctx context.Context, cfg Config) error {
 		}
 	}
 	ring := newLineRing(40)
-	proc, err := startProc(m.Dir, m.Build, environ(env), ring, newEchoer(cfg.Output), servicePrefix)
+	proc, err := startProc(m.Dir, m.Build, cfg.Limits, environ(env), ring, newEchoer(cfg.Output), servicePrefix)
 	if err != nil {
 		return err
 	}
@@ -164,8 +175,13 @@ func Build(ctx context.Context, cfg Config) error {
 		cfg.logf("built in %s", time.Since(started).Round(100*time.Millisecond))
 		return nil
 	}
+	why := describeExitLimits(proc.state, cfg.Limits)
+	hint := limitHint(why)
+	if hint == "" {
+		hint = fmt.Sprintf("run `%s` in your project directory and fix the errors it prints (the last lines are below)", m.Build)
+	}
 	return &ProjectError{Kind: "build",
-		Message: fmt.Sprintf("the project did not build: `%s` %s", m.Build, describeExit(proc.state)),
-		Hint:    fmt.Sprintf("run `%s` in your project directory and fix the errors it prints (the last lines are below)", m.Build),
+		Message: fmt.Sprintf("the project did not build: `%s` %s", m.Build, why),
+		Hint:    hint,
 		Log:     tail(ring, 40)}
 }

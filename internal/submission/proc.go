@@ -26,6 +26,7 @@ type osProc struct {
 	exited  chan struct{} // closed once the command was reaped
 	drained chan struct{} // closed once its output reached EOF
 	state   *os.ProcessState
+	limits  Limits // set by the script, for exitReason
 
 	stopping atomic.Bool
 	stopOnce sync.Once
@@ -34,13 +35,15 @@ type osProc struct {
 }
 
 // startProc starts `sh -c script` in dir with env, in its own process group,
-// its stdout and stderr read into ring and echoed with prefix.
-func startProc(dir, script string, env []string, ring *lineRing, echo *echoer, prefix string) (*osProc, error) {
-	return startArgs(dir, []string{"/bin/sh", "-c", script}, env, ring, echo, prefix)
+// under lim (set by the shell before the script runs), its stdout and
+// stderr read into ring and echoed with prefix.
+func startProc(dir, script string, lim Limits, env []string, ring *lineRing, echo *echoer, prefix string) (*osProc, error) {
+	return startArgs(dir, []string{"/bin/sh", "-c", lim.shellPrefix() + script}, lim, env, ring, echo, prefix)
 }
 
-// startArgs is startProc for a program and its arguments.
-func startArgs(dir string, argv []string, env []string, ring *lineRing, echo *echoer, prefix string) (*osProc, error) {
+// startArgs is startProc for a program and its arguments; lim only names
+// the limits argv sets, for exitReason.
+func startArgs(dir string, argv []string, lim Limits, env []string, ring *lineRing, echo *echoer, prefix string) (*osProc, error) {
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("cannot make a pipe for the output: %w", err)
@@ -57,7 +60,7 @@ func startArgs(dir string, argv []string, env []string, ring *lineRing, echo *ec
 	}
 	pw.Close()
 	p := &osProc{
-		cmd: cmd, pgid: cmd.Process.Pid, pipe: pr,
+		cmd: cmd, pgid: cmd.Process.Pid, pipe: pr, limits: lim,
 		exited: make(chan struct{}), drained: make(chan struct{}), stopDone: make(chan struct{}),
 	}
 	go pump(pr, ring, echo, prefix, p.drained)
@@ -84,7 +87,7 @@ func (p *osProc) exitReason() string {
 	if p.stopping.Load() {
 		return "was stopped by the grader"
 	}
-	return describeExit(p.state)
+	return describeExitLimits(p.state, p.limits)
 }
 
 // waitOutput waits up to d for the output to be read to its end.

@@ -30,6 +30,10 @@ type Config struct {
 	// services are on, and the labels every container carries.
 	Network string
 	Labels  map[string]string
+	// Limits are the resource limits of every process of the build and of
+	// the service and its extra instances (zero: none). docker: true
+	// projects are not limited by them.
+	Limits Limits
 }
 
 func (c Config) logf(format string, args ...any) {

@@ -29,6 +29,8 @@ type gradeInput struct {
 	onResult func(grader.Stage, grader.CheckResult)
 	// provisionMs is the time already spent starting the servers.
 	provisionMs int64
+	// limits are the build's and the service's resource limits (zero: none).
+	limits submission.Limits
 }
 
 // grade builds, starts and checks one submission and returns its report.
@@ -88,6 +90,7 @@ func grade(ctx context.Context, in gradeInput) (*grader.Report, error) {
 		Output:   in.echo,
 		Logf:     in.logf,
 		Labels:   map[string]string{"io.grader.run": in.scopeID},
+		Limits:   in.limits,
 	}
 	if in.servers != nil {
 		cfg.Network = in.servers.Network()

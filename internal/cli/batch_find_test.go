@@ -1,0 +1,115 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestCollectSubmissions(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"class/bob", "class/alice", "class/.git", "class/grader-out", "other/alice", "listed/carol"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(root, "class", "notes.txt"), []byte("x"), 0o644)
+	list := filepath.Join(root, "list.txt")
+	os.WriteFile(list, []byte("# the late ones\nlisted/carol\n\n"), 0o644)
+	ios := &IOStreams{In: strings.NewReader("")}
+	items, err := collectSubmissions(ios, []string{filepath.Join(root, "class"), filepath.Join(root, "other")}, list, filepath.Join(root, "class", "grader-out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, it := range items {
+		got = append(got, it.name+"="+strings.TrimPrefix(it.src, root+"/"))
+	}
+	want := []string{"bob=class/bob", "carol=listed/carol", "class-alice=class/alice", "other-alice=other/alice"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("submissions (-want +got):\n%s", d)
+	}
+
+	// A directory with no subdirectory is a usage error that says what to do.
+	proj := filepath.Join(root, "proj")
+	os.MkdirAll(proj, 0o755)
+	os.WriteFile(filepath.Join(proj, "go.mod"), []byte("module x\n"), 0o644)
+	_, err = collectSubmissions(ios, []string{proj}, "", "/nowhere")
+	var ue *usageError
+	if err == nil || !asUsage(err, &ue) || !strings.Contains(err.Error(), "grader check") {
+		t.Errorf("err = %v, want a usage error pointing to grader check", err)
+	}
+}
+
+func asUsage(err error, ue **usageError) bool {
+	u, ok := err.(*usageError)
+	*ue = u
+	return ok
+}
+
+func TestKeepEarlierReports(t *testing.T) {
+	out := t.TempDir()
+	mk := func(name, stage string) *batchItem {
+		it := &batchItem{name: name, outDir: filepath.Join(out, name)}
+		if stage != "" {
+			os.MkdirAll(it.outDir, 0o755)
+			rep := synth(nil, nil)
+			rep.Stage = stage
+			if err := writeSubmissionReports(it.outDir, rep, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return it
+	}
+	a, b := mk("a", "rest"), mk("b", "")
+	if err := keepEarlierReports([]*batchItem{a, b}, "rest", false); err != nil {
+		t.Fatal(err)
+	}
+	if !a.skipped || a.rep == nil || b.skipped {
+		t.Errorf("a skipped=%v, b skipped=%v; want only a (it has a report.json)", a.skipped, b.skipped)
+	}
+	a.skipped = false
+	if err := keepEarlierReports([]*batchItem{a}, "rest", true); err != nil || a.skipped {
+		t.Errorf("--force: skipped=%v err=%v, want graded again", a.skipped, err)
+	}
+	c := mk("c", "http")
+	err := keepEarlierReports([]*batchItem{c}, "rest", false)
+	if err == nil || !strings.Contains(err.Error(), "c (stage http)") {
+		t.Errorf("a report of another stage: err = %v, want a usage error naming it", err)
+	}
+	for _, f := range []string{"report.json", "report.txt"} {
+		if _, err := os.Stat(filepath.Join(out, "a", f)); err != nil {
+			t.Errorf("%s not written: %v", f, err)
+		}
+	}
+}
+
+func TestCopyTree(t *testing.T) {
+	src := t.TempDir()
+	os.MkdirAll(filepath.Join(src, ".git", "objects"), 0o755)
+	os.MkdirAll(filepath.Join(src, "cmd", "api"), 0o755)
+	os.WriteFile(filepath.Join(src, ".git", "HEAD"), []byte("ref"), 0o644)
+	os.WriteFile(filepath.Join(src, "run.sh"), []byte("echo hi"), 0o755)
+	os.WriteFile(filepath.Join(src, "cmd", "api", "main.go"), []byte("package main"), 0o444)
+	os.Symlink("/etc/passwd", filepath.Join(src, "link"))
+	dst := filepath.Join(t.TempDir(), "copy")
+	if err := copyTree(context.Background(), src, dst); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(filepath.Join(dst, "run.sh")); err != nil || st.Mode().Perm()&0o100 == 0 {
+		t.Errorf("run.sh not copied with its mode: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dst, "cmd", "api", "main.go")); string(b) != "package main" {
+		t.Errorf("nested file not copied")
+	}
+	if l, err := os.Readlink(filepath.Join(dst, "link")); err != nil || l != "/etc/passwd" {
+		t.Errorf("symlink: %q %v, want copied as a link", l, err)
+	}
+	if _, err := os.Stat(filepath.Join(dst, ".git")); err == nil {
+		t.Errorf(".git was copied")
+	}
+}

@@ -199,19 +199,9 @@ func runCheck(ctx context.Context, o *checkOptions) error {
 	var provisionMs int64
 	if len(p.need) > 0 {
 		t := time.Now()
-		servers, err = services.Start(ctx, sopts, p.need)
-		if servers != nil {
-			defer func() {
-				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-				defer cancel()
-				if err := servers.Close(cctx); err != nil {
-					logf("cleanup: %v (run 'grader clean' to remove what is left)", err)
-				}
-			}()
-		}
-		if ctx.Err() != nil {
-			return errInterrupted
-		}
+		var stop func()
+		servers, stop, err = startServers(ctx, sopts, p.need, logf)
+		defer stop()
 		if err != nil {
 			return err
 		}

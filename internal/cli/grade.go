@@ -7,7 +7,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/backend-grader/grader/checks"
 	"github.com/backend-grader/grader/internal/grader"
 	"github.com/backend-grader/grader/internal/harness"
 	"github.com/backend-grader/grader/internal/services"
@@ -39,16 +38,7 @@ type gradeInput struct {
 func grade(ctx context.Context, in gradeInput) (*grader.Report, error) {
 	start := time.Now()
 	m, p := in.manifest, in.plan
-	rep := &grader.Report{
-		SchemaVersion: grader.SchemaVersion,
-		Grader:        grader.GraderInfo{Version: version()},
-		Submission:    grader.SubmissionInfo{Path: in.dir, Run: describeRun(m)},
-		Track:         checks.Tasks.ID,
-		Stage:         p.stage.ID,
-		Seed:          p.seed,
-		Stages:        []grader.StageResult{},
-		Skills:        []grader.SkillScore{},
-	}
+	rep := emptyReport(in.dir, m, p)
 	rep.Timings.ProvisionMs = in.provisionMs
 	if !m.Found && m.Detected != "" {
 		rep.Notes = append(rep.Notes, "no grader.yaml: "+m.Detected)

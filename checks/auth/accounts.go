@@ -134,7 +134,7 @@ func duplicateEmail(ctx context.Context, h *harness.H) error {
 		return err
 	}
 	for _, email := range []string{u.Email, mixedCase(h, u.Email)} {
-		resp, err := register(ctx, h, map[string]string{"name": "Second " + randomWord(h, 5), "email": email, "password": "Another-" + randomWord(h, 8)})
+		resp, err := register(ctx, h, map[string]string{"name": "Second " + expect.Word(h.Rand, 5), "email": email, "password": "Another-" + expect.Word(h.Rand, 8)})
 		if err != nil {
 			return err
 		}
@@ -157,7 +157,7 @@ func duplicateEmail(ctx context.Context, h *harness.H) error {
 // answers 400 with errors.<field>.
 func registerValidation(ctx context.Context, h *harness.H) error {
 	c := newCredentials(h)
-	seven := randomWord(h, 4) + fmt.Sprintf("%03d", h.Rand.IntN(1000))
+	seven := expect.Word(h.Rand, 4) + fmt.Sprintf("%03d", h.Rand.IntN(1000))
 	cases := []struct {
 		what  string
 		body  map[string]any
@@ -192,11 +192,11 @@ func loginFailures(ctx context.Context, h *harness.H) error {
 	if err != nil {
 		return err
 	}
-	unknown, err := login(ctx, h, "nobody."+randomWord(h, 10)+"@example.com", u.Password)
+	unknown, err := login(ctx, h, "nobody."+expect.Word(h.Rand, 10)+"@example.com", u.Password)
 	if err != nil {
 		return err
 	}
-	wrong, err := login(ctx, h, u.Email, u.Password+randomWord(h, 2))
+	wrong, err := login(ctx, h, u.Email, u.Password+expect.Word(h.Rand, 2))
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/backend-grader/grader/checks/internal/expect"
 	"github.com/backend-grader/grader/checks/internal/jwt"
+	"github.com/backend-grader/grader/checks/internal/todos"
 	"github.com/backend-grader/grader/internal/grader"
 	"github.com/backend-grader/grader/internal/harness"
 )
@@ -34,8 +35,8 @@ func newCredentials(h *harness.H) credentials {
 	tag := fmt.Sprintf("%06d", h.Rand.IntN(1000000))
 	return credentials{
 		Name:     "Læarner Ünïcode " + tag,
-		Email:    "learner." + randomWord(h, 5) + tag + "@example.com",
-		Password: "Pw-" + randomWord(h, 6) + tag[:3] + "!x",
+		Email:    "learner." + expect.Word(h.Rand, 5) + tag + "@example.com",
+		Password: "Pw-" + expect.Word(h.Rand, 6) + tag[:3] + "!x",
 	}
 }
 
@@ -102,17 +103,24 @@ type todo struct {
 	OwnerID any    `json:"ownerId"`
 }
 
+// twoUsers registers two fresh users (each with an empty list of their
+// own): the first and the second party of an ownership check.
+func twoUsers(ctx context.Context, h *harness.H) (*harness.User, *harness.User, error) {
+	a, err := h.NewUser(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := h.NewUser(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, b, nil
+}
+
 // createAs posts a todo with token (the default user's when "").
 func createAs(ctx context.Context, h *harness.H, token string, body map[string]any) (todo, error) {
-	resp, err := h.Do(ctx, harness.Request{Method: http.MethodPost, Path: "/todos", Token: token, JSON: body})
+	_, t, err := todos.Create[todo](ctx, h, token, body)
 	if err != nil {
-		return todo{}, err
-	}
-	if err := expect.Status(resp, http.StatusCreated); err != nil {
-		return todo{}, err
-	}
-	var t todo
-	if err := expect.Decode(resp, &t); err != nil {
 		return todo{}, err
 	}
 	if t.ID == "" {
@@ -123,18 +131,11 @@ func createAs(ctx context.Context, h *harness.H, token string, body map[string]a
 
 // listIDs fetches GET path with token and returns the ids and total.
 func listIDs(ctx context.Context, h *harness.H, token, path string) ([]string, int, error) {
-	resp, err := h.Do(ctx, harness.Request{Path: path, Token: token})
-	if err != nil {
-		return nil, 0, err
-	}
-	if err := expect.Status(resp, http.StatusOK); err != nil {
-		return nil, 0, err
-	}
-	var l struct {
+	_, l, err := todos.Send[struct {
 		Data  []todo `json:"data"`
 		Total int    `json:"total"`
-	}
-	if err := expect.Decode(resp, &l); err != nil {
+	}](ctx, h, harness.Request{Path: path, Token: token}, http.StatusOK)
+	if err != nil {
 		return nil, 0, err
 	}
 	ids := []string{}
@@ -162,15 +163,6 @@ func show(m map[string]any) string {
 		parts = append(parts, fmt.Sprintf("%q: %q", k, v))
 	}
 	return "{" + strings.Join(parts, ", ") + "}"
-}
-
-// randomWord returns n random lowercase ASCII letters.
-func randomWord(h *harness.H, n int) string {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte('a' + h.Rand.IntN(26))
-	}
-	return string(b)
 }
 
 // mixedCase changes the case of letters of s at random, at least one.

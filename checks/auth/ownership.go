@@ -16,11 +16,7 @@ var forbiddenBody = map[string]any{"message": "Forbidden"}
 // ownership: another user's PUT, PATCH and DELETE on a todo answer 403
 // {"message":"Forbidden"} and change nothing; their GET answers 403 or 404.
 func ownership(ctx context.Context, h *harness.H) error {
-	owner, err := h.NewUser(ctx)
-	if err != nil {
-		return err
-	}
-	intruder, err := h.NewUser(ctx)
+	owner, intruder, err := twoUsers(ctx, h)
 	if err != nil {
 		return err
 	}
@@ -82,15 +78,11 @@ func ownership(ctx context.Context, h *harness.H) error {
 // listIsolation: GET /todos lists only the caller's todos, and total counts
 // only those.
 func listIsolation(ctx context.Context, h *harness.H) error {
-	a, err := h.NewUser(ctx)
+	a, b, err := twoUsers(ctx, h)
 	if err != nil {
 		return err
 	}
-	b, err := h.NewUser(ctx)
-	if err != nil {
-		return err
-	}
-	marker := randomWord(h, 8)
+	marker := expect.Word(h.Rand, 8)
 	var aIDs, bIDs []string
 	for i := range 2 + h.Rand.IntN(3) {
 		t, err := createAs(ctx, h, a.Token, map[string]any{"title": fmt.Sprintf("%s A%d %s", marker, i, expect.Title(h.Rand))})
@@ -143,11 +135,7 @@ func listIsolation(ctx context.Context, h *harness.H) error {
 // ownerIDIgnored: an ownerId in the body of POST /todos is ignored: the
 // todo belongs to the token's user.
 func ownerIDIgnored(ctx context.Context, h *harness.H) error {
-	a, err := h.NewUser(ctx)
-	if err != nil {
-		return err
-	}
-	b, err := h.NewUser(ctx)
+	a, b, err := twoUsers(ctx, h)
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,7 @@ func unauthorized(ctx context.Context, h *harness.H) error {
 	if err != nil {
 		return err
 	}
-	garbage := "not-a-jwt." + randomWord(h, 12)
+	garbage := "not-a-jwt." + expect.Word(h.Rand, 12)
 	cases := []struct {
 		what   string
 		req    harness.Request
@@ -157,11 +157,7 @@ func refused(ctx context.Context, h *harness.H, tok, what, hint string) error {
 // HS256 with another key, and the user's own token with its payload
 // changed to another user's id.
 func forgedTokens(ctx context.Context, h *harness.H) error {
-	u, err := h.NewUser(ctx)
-	if err != nil {
-		return err
-	}
-	other, err := h.NewUser(ctx)
+	u, other, err := twoUsers(ctx, h)
 	if err != nil {
 		return err
 	}
@@ -174,7 +170,7 @@ func forgedTokens(ctx context.Context, h *harness.H) error {
 	if err != nil {
 		return grader.Errorf("minting a token: %v", err)
 	}
-	wrongKey := []byte("not-the-secret-" + randomWord(h, 24))
+	wrongKey := []byte("not-the-secret-" + expect.Word(h.Rand, 24))
 	wrong, err := jwt.Sign(wrongKey, claims)
 	if err != nil {
 		return grader.Errorf("minting a token: %v", err)

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/backend-grader/grader/checks/internal/expect"
+	"github.com/backend-grader/grader/checks/internal/todos"
 	"github.com/backend-grader/grader/internal/grader"
 	"github.com/backend-grader/grader/internal/harness"
 )
@@ -101,7 +102,7 @@ func secondGetIsHit(ctx context.Context, h *harness.H) error {
 		return grader.Failf("the second GET /todos/%s in a row: expected X-Cache: HIT, got %s", t.ID, describeXCache(resp)).
 			WithHint("on the second GET the entry stored by the first one is in Redis: serve it from there and say X-Cache: HIT (check that reading and writing use the same key)")
 	}
-	if d := diff(first, second); d != "" {
+	if d := todos.Diff(first, second); d != "" {
 		return grader.Failf("the HIT for GET /todos/%s differs from the MISS before it (expected = the MISS):%s", t.ID, d).
 			WithHint("store the todo exactly as the API shows it, and serve the cached copy as it is")
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/backend-grader/grader/checks/internal/expect"
+	"github.com/backend-grader/grader/checks/internal/todos"
 	"github.com/backend-grader/grader/internal/grader"
 	"github.com/backend-grader/grader/internal/harness"
 )
@@ -33,12 +34,8 @@ func freshAfterPut(ctx context.Context, h *harness.H) error {
 		return err
 	}
 	want := todo{ID: t.ID, Title: "replaced " + expect.Title(h.Rand), Description: "new " + expect.Title(h.Rand), Status: "done"}
-	resp, err := h.Do(ctx, harness.Request{Method: http.MethodPut, Path: "/todos/" + t.ID,
-		JSON: map[string]string{"title": want.Title, "description": want.Description, "status": want.Status}})
-	if err != nil {
-		return err
-	}
-	if err := expect.Status(resp, http.StatusOK); err != nil {
+	if err := write(ctx, h, http.MethodPut, t.ID,
+		map[string]string{"title": want.Title, "description": want.Description, "status": want.Status}, http.StatusOK); err != nil {
 		return err
 	}
 	return expectFresh(ctx, h, "PUT", want)
@@ -52,15 +49,20 @@ func freshAfterPatch(ctx context.Context, h *harness.H) error {
 	}
 	want := t
 	want.Title = "patched " + expect.Title(h.Rand)
-	resp, err := h.Do(ctx, harness.Request{Method: http.MethodPatch, Path: "/todos/" + t.ID,
-		JSON: map[string]string{"title": want.Title}})
-	if err != nil {
-		return err
-	}
-	if err := expect.Status(resp, http.StatusOK); err != nil {
+	if err := write(ctx, h, http.MethodPatch, t.ID, map[string]string{"title": want.Title}, http.StatusOK); err != nil {
 		return err
 	}
 	return expectFresh(ctx, h, "PATCH", want)
+}
+
+// write sends method /todos/{id} as the default user, with body as JSON
+// (nil: no body), and fails unless the answer has status want.
+func write(ctx context.Context, h *harness.H, method, id string, body any, want int) error {
+	resp, err := h.Do(ctx, harness.Request{Method: method, Path: "/todos/" + id, JSON: body})
+	if err != nil {
+		return err
+	}
+	return expect.Status(resp, want)
 }
 
 // expectFresh GETs want.ID and compares it with want.
@@ -69,7 +71,7 @@ func expectFresh(ctx context.Context, h *harness.H, method string, want todo) er
 	if err != nil {
 		return err
 	}
-	if d := diff(want, got); d != "" {
+	if d := todos.Diff(want, got); d != "" {
 		return grader.Failf("after %s /todos/%s answered 200, the next GET (%s) did not show the update:%s", method, want.ID, describeXCache(resp), d).
 			WithHint("%s", staleHint)
 	}
@@ -82,14 +84,10 @@ func freshAfterDelete(ctx context.Context, h *harness.H) error {
 	if err != nil {
 		return err
 	}
-	resp, err := h.Do(ctx, harness.Request{Method: http.MethodDelete, Path: "/todos/" + t.ID})
-	if err != nil {
+	if err := write(ctx, h, http.MethodDelete, t.ID, nil, http.StatusNoContent); err != nil {
 		return err
 	}
-	if err := expect.Status(resp, http.StatusNoContent); err != nil {
-		return err
-	}
-	resp, err = get(ctx, h, "", t.ID, nil)
+	resp, err := get(ctx, h, "", t.ID, nil)
 	if err != nil {
 		return err
 	}

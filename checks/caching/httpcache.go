@@ -20,6 +20,17 @@ func etag(resp *harness.Response, id string) (string, error) {
 	return e, nil
 }
 
+// getETag GETs /todos/{id} as the default user (expecting 200) and returns
+// the response and its ETag, or a failure when there is none.
+func getETag(ctx context.Context, h *harness.H, id string) (*harness.Response, string, error) {
+	resp, _, err := getTodo(ctx, h, "", id)
+	if err != nil {
+		return nil, "", err
+	}
+	e, err := etag(resp, id)
+	return resp, e, err
+}
+
 // etagNotModified: the ETag is the same for two GETs of an unchanged todo
 // (a MISS and a HIT), and If-None-Match with it answers 304 without a body.
 func etagNotModified(ctx context.Context, h *harness.H) error {
@@ -27,19 +38,11 @@ func etagNotModified(ctx context.Context, h *harness.H) error {
 	if err != nil {
 		return err
 	}
-	r1, _, err := getTodo(ctx, h, "", t.ID)
+	r1, e1, err := getETag(ctx, h, t.ID)
 	if err != nil {
 		return err
 	}
-	e1, err := etag(r1, t.ID)
-	if err != nil {
-		return err
-	}
-	r2, _, err := getTodo(ctx, h, "", t.ID)
-	if err != nil {
-		return err
-	}
-	e2, err := etag(r2, t.ID)
+	r2, e2, err := getETag(ctx, h, t.ID)
 	if err != nil {
 		return err
 	}
@@ -69,20 +72,12 @@ func etagChangesOnUpdate(ctx context.Context, h *harness.H) error {
 	if err != nil {
 		return err
 	}
-	r1, _, err := getTodo(ctx, h, "", t.ID)
-	if err != nil {
-		return err
-	}
-	e1, err := etag(r1, t.ID)
+	_, e1, err := getETag(ctx, h, t.ID)
 	if err != nil {
 		return err
 	}
 	title := "renamed " + expect.Title(h.Rand)
-	resp, err := h.Do(ctx, harness.Request{Method: http.MethodPatch, Path: "/todos/" + t.ID, JSON: map[string]string{"title": title}})
-	if err != nil {
-		return err
-	}
-	if err := expect.Status(resp, http.StatusOK); err != nil {
+	if err := write(ctx, h, http.MethodPatch, t.ID, map[string]string{"title": title}, http.StatusOK); err != nil {
 		return err
 	}
 	r2, got, err := getTodo(ctx, h, "", t.ID)
@@ -101,7 +96,7 @@ func etagChangesOnUpdate(ctx context.Context, h *harness.H) error {
 		return grader.Failf("the todo's ETag stayed %s after PATCH changed its title: expected a new ETag", e1).
 			WithHint("the ETag must change whenever the representation changes: hash the JSON body, or include updatedAt, not just the id")
 	}
-	resp, err = get(ctx, h, "", t.ID, http.Header{"If-None-Match": {e1}})
+	resp, err := get(ctx, h, "", t.ID, http.Header{"If-None-Match": {e1}})
 	if err != nil {
 		return err
 	}

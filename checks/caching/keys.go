@@ -7,9 +7,9 @@ import (
 	"strings"
 
 	"github.com/backend-grader/grader/checks/internal/expect"
+	"github.com/backend-grader/grader/checks/internal/rediskeys"
 	"github.com/backend-grader/grader/internal/grader"
 	"github.com/backend-grader/grader/internal/harness"
-	"github.com/redis/go-redis/v9"
 )
 
 // keysExpire exercises the API the way a client does (reads, a list, an
@@ -71,15 +71,10 @@ func withoutTTL(ctx context.Context, h *harness.H, keys []string) ([]string, err
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	pipe := h.Redis.Pipeline()
-	cmds := make([]*redis.DurationCmd, len(keys))
-	for i, k := range keys {
-		cmds[i] = pipe.TTL(ctx, k)
-	}
 	cmd := cli(h) + " --scan | while read k; do echo \"$k $(" + cli(h) + " TTL \"$k\")\"; done"
-	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-		h.Record("redis", cmd, "ERROR: "+err.Error())
-		return nil, grader.Errorf("reading TTLs in the service's Redis database: %v", err)
+	cmds, err := rediskeys.TTLs(ctx, h, keys, cmd)
+	if err != nil {
+		return nil, err
 	}
 	var forever []string
 	for i, c := range cmds {

@@ -3,10 +3,10 @@ package caching
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/backend-grader/grader/checks/internal/rediskeys"
 	"github.com/backend-grader/grader/internal/grader"
 	"github.com/backend-grader/grader/internal/harness"
 )
@@ -41,20 +41,7 @@ func scan(ctx context.Context, h *harness.H, pattern string) ([]string, error) {
 	if err := needRedis(h); err != nil {
 		return nil, err
 	}
-	var keys []string
-	iter := h.Redis.Scan(ctx, 0, pattern, 1000).Iterator()
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	cmd := cli(h) + " --scan --pattern " + quote(pattern)
-	if err := iter.Err(); err != nil {
-		h.Record("redis", cmd, "ERROR: "+err.Error())
-		return nil, grader.Errorf("reading the service's Redis database: %v", err)
-	}
-	slices.Sort(keys)
-	keys = slices.Compact(keys)
-	h.Record("redis", cmd, listKeys(keys))
-	return keys, nil
+	return rediskeys.Scan(ctx, h, pattern, cli(h)+" --scan --pattern "+quote(pattern))
 }
 
 // keysWith lists the keys whose name contains s (the cache entries of one todo).
@@ -92,29 +79,8 @@ func del(ctx context.Context, h *harness.H, keys []string) error {
 	return nil
 }
 
-// cli is the redis-cli invocation that reaches the service's database
-// (the number in REDIS_URL).
-func cli(h *harness.H) string {
-	if db := h.Redis.Options().DB; db != 0 {
-		return "redis-cli -n " + strconv.Itoa(db)
-	}
-	return "redis-cli"
-}
-
-func listKeys(keys []string) string {
-	if len(keys) == 0 {
-		return "(no keys)"
-	}
-	shown := keys
-	if len(shown) > 20 {
-		shown = shown[:20]
-	}
-	out := strings.Join(shown, "\n")
-	if len(keys) > len(shown) {
-		out += fmt.Sprintf("\n... (%d keys in all)", len(keys))
-	}
-	return out
-}
+// cli is the redis-cli invocation that reaches the service's database.
+var cli = rediskeys.CLI
 
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 

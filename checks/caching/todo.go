@@ -2,37 +2,28 @@ package caching
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/backend-grader/grader/checks/internal/expect"
+	"github.com/backend-grader/grader/checks/internal/todos"
 	"github.com/backend-grader/grader/internal/grader"
 	"github.com/backend-grader/grader/internal/harness"
 )
 
 // todo is the part of a todo the caching checks compare.
-type todo struct {
-	ID          string `json:"id"`
-	Title       string `json:"title"`
-	Description string `json:"description"`
-	Status      string `json:"status"`
-}
+type todo = todos.Todo
 
 // create makes a todo through the API as the user with token tok ("" is the
 // run's default user) and returns it.
 func create(ctx context.Context, h *harness.H, tok string) (todo, error) {
 	want := todo{Title: expect.Title(h.Rand), Description: "cached " + expect.Title(h.Rand), Status: "in_progress"}
-	resp, err := h.Do(ctx, harness.Request{Method: http.MethodPost, Path: "/todos", Token: tok,
-		JSON: map[string]string{"title": want.Title, "description": want.Description, "status": want.Status}})
+	resp, got, err := todos.Create[todo](ctx, h, tok,
+		map[string]string{"title": want.Title, "description": want.Description, "status": want.Status})
 	if err != nil {
-		return todo{}, err
-	}
-	if err := expect.Status(resp, http.StatusCreated); err != nil {
-		return todo{}, setup(err)
-	}
-	var got todo
-	if err := expect.Decode(resp, &got); err != nil {
+		if resp == nil {
+			return todo{}, err
+		}
 		return todo{}, setup(err)
 	}
 	if got.ID == "" {
@@ -57,18 +48,7 @@ func get(ctx context.Context, h *harness.H, tok, id string, header http.Header) 
 
 // getTodo fetches /todos/{id}, expects 200 and decodes the todo.
 func getTodo(ctx context.Context, h *harness.H, tok, id string) (*harness.Response, todo, error) {
-	resp, err := get(ctx, h, tok, id, nil)
-	if err != nil {
-		return nil, todo{}, err
-	}
-	if err := expect.Status(resp, http.StatusOK); err != nil {
-		return resp, todo{}, err
-	}
-	var t todo
-	if err := expect.Decode(resp, &t); err != nil {
-		return resp, todo{}, err
-	}
-	return resp, t, nil
+	return todos.Send[todo](ctx, h, harness.Request{Path: "/todos/" + id, Token: tok}, http.StatusOK)
 }
 
 // xCache is the response's X-Cache value, upper-cased ("" when missing).
@@ -82,20 +62,4 @@ func describeXCache(resp *harness.Response) string {
 		return "X-Cache: " + v
 	}
 	return "no X-Cache header"
-}
-
-// diff lists the fields in which got differs from want, one per line
-// ("" when equal): clearer than a character diff for short texts.
-func diff(want, got todo) string {
-	var b strings.Builder
-	field := func(name, w, g string) {
-		if w != g {
-			fmt.Fprintf(&b, "\n  %s: expected %q, got %q", name, w, g)
-		}
-	}
-	field("id", want.ID, got.ID)
-	field("title", want.Title, got.Title)
-	field("description", want.Description, got.Description)
-	field("status", want.Status, got.Status)
-	return b.String()
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/backend-grader/grader/checks/internal/expect"
+	"github.com/backend-grader/grader/checks/internal/todos"
 	"github.com/backend-grader/grader/internal/grader"
 	"github.com/backend-grader/grader/internal/harness"
 )
@@ -67,19 +68,24 @@ func freshView(ctx context.Context, h *harness.H, t *Table) (view, error) {
 	return view{}, nil
 }
 
-// defaultOwner is the owner of todos the default user sees ("" without auth).
-func defaultOwner(ctx context.Context, h *harness.H, t *Table) (string, error) {
+// tableAndOwner inspects table todos and returns it with the owner of the
+// todos the default user sees ("" without auth).
+func tableAndOwner(ctx context.Context, h *harness.H) (*Table, string, error) {
+	t, err := Inspect(ctx, h)
+	if err != nil {
+		return nil, "", err
+	}
 	if !h.Auth {
-		return "", nil
+		return t, "", nil
 	}
 	if !t.Has("owner_id") {
-		return "", noOwnerColumn()
+		return nil, "", noOwnerColumn()
 	}
 	u, err := h.User(ctx)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
-	return u.ID, nil
+	return t, u.ID, nil
 }
 
 func noOwnerColumn() error {
@@ -143,32 +149,15 @@ func rowIDs(rows []Row) []string {
 
 // list fetches GET path as v and decodes the page.
 func list(ctx context.Context, h *harness.H, v view, path string) (apiList, *harness.Response, error) {
-	resp, err := h.Do(ctx, harness.Request{Path: path, Token: v.token})
-	if err != nil {
-		return apiList{}, nil, err
-	}
-	if err := expect.Status(resp, http.StatusOK); err != nil {
-		return apiList{}, resp, err
-	}
-	var l apiList
-	if err := expect.Decode(resp, &l); err != nil {
-		return apiList{}, resp, err
-	}
-	return l, resp, nil
+	resp, l, err := todos.Send[apiList](ctx, h, harness.Request{Path: path, Token: v.token}, http.StatusOK)
+	return l, resp, err
 }
 
 // create posts a todo as the run's default user and returns it as echoed.
 func create(ctx context.Context, h *harness.H, title, description, status string) (apiTodo, error) {
-	resp, err := h.Do(ctx, harness.Request{Method: http.MethodPost, Path: "/todos",
-		JSON: map[string]string{"title": title, "description": description, "status": status}})
+	resp, t, err := todos.Create[apiTodo](ctx, h, "",
+		map[string]string{"title": title, "description": description, "status": status})
 	if err != nil {
-		return apiTodo{}, err
-	}
-	if err := expect.Status(resp, http.StatusCreated); err != nil {
-		return apiTodo{}, err
-	}
-	var t apiTodo
-	if err := expect.Decode(resp, &t); err != nil {
 		return apiTodo{}, err
 	}
 	if t.ID == "" {

@@ -13,11 +13,7 @@ import (
 // or without a title, whatever code writes it. The grader first inserts a
 // valid row the same way, so that a refusal is known to be about the value.
 func dbConstraints(ctx context.Context, h *harness.H) error {
-	t, err := Inspect(ctx, h)
-	if err != nil {
-		return err
-	}
-	owner, err := defaultOwner(ctx, h, t)
+	t, owner, err := tableAndOwner(ctx, h)
 	if err != nil {
 		return err
 	}
@@ -35,7 +31,7 @@ func dbConstraints(ctx context.Context, h *harness.H) error {
 	}
 
 	bad := row()
-	bad.Status = "archived_" + randomWord(h, 5)
+	bad.Status = "archived_" + expect.Word(h.Rand, 5)
 	if err := t.insert(ctx, h, bad, nil); err == nil {
 		_ = Delete(ctx, h, bad.ID)
 		return grader.Failf("table todos accepted a row with status %q (inserted by the grader with SQL): the database does not restrict status", bad.Status).

@@ -165,15 +165,6 @@ func sorting(ctx context.Context, h *harness.H) error {
 	return nil
 }
 
-// randomWord returns n random lowercase ASCII letters.
-func randomWord(h *harness.H, n int) string {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte('a' + h.Rand.IntN(26))
-	}
-	return string(b)
-}
-
 // randomCase changes the case of each letter of s at random, making sure at
 // least one letter changes.
 func randomCase(h *harness.H, s string) string {
@@ -195,8 +186,8 @@ func randomCase(h *harness.H, s string) string {
 // termFilter: term matches title or description, ignoring case, with % and
 // _ as literal characters.
 func termFilter(ctx context.Context, h *harness.H) error {
-	marker := randomWord(h, 7)
-	a, b := randomWord(h, 4), randomWord(h, 4)
+	marker := expect.Word(h.Rand, 7)
+	a, b := expect.Word(h.Rand, 4), expect.Word(h.Rand, 4)
 	// What each row's title and description hold; the term queries below
 	// select by these.
 	type spec struct{ title, desc string }
@@ -209,7 +200,7 @@ func termFilter(ctx context.Context, h *harness.H) error {
 		{"Wildcard " + a + "x" + b + " underscore", "plain"},        // 5: matches a_b only if _ is a wildcard
 		{"Literal " + a + "%" + b + " percent", "plain"},            // 6: matches a%b literally
 		{"Wildcard " + a + "zzz" + b + " percent", "plain"},         // 7: matches a%b only if % is a wildcard
-		{"Unrelated " + randomWord(h, 6), "plain"},                  // 8
+		{"Unrelated " + expect.Word(h.Rand, 6), "plain"},            // 8
 	}
 	holder := map[int]string{} // spec index -> id of the row holding it
 	v, rows, err := seed(ctx, h, len(specs), func(rows []Row) {
@@ -280,7 +271,7 @@ func contains(ids []string, id string) bool { return slices.Contains(ids, id) }
 
 // statusFilter: status selects todos by status, alone and with term.
 func statusFilter(ctx context.Context, h *harness.H) error {
-	marker := randomWord(h, 7)
+	marker := expect.Word(h.Rand, 7)
 	n := 12 + h.Rand.IntN(7)
 	// Every other row carries the marker; the six newest cover each
 	// status with and without it, the others have random statuses.

@@ -111,6 +111,40 @@ func untilRefused(ctx context.Context, h *harness.H, r harness.Request, max int)
 	return nil, max, nil
 }
 
+// exhaust sends r until a 429 comes back (at most 2N+2 requests, see
+// untilRefused) and returns that response; when none comes it fails,
+// saying what could therefore not be tested (why, e.g. "the limit could not
+// be exhausted").
+func exhaust(ctx context.Context, h *harness.H, r harness.Request, l limits, why string) (*harness.Response, error) {
+	refused, n, err := untilRefused(ctx, h, r, 2*l.N+2)
+	if err != nil {
+		return nil, err
+	}
+	if refused == nil {
+		return nil, grader.Failf("with %s one user sent %d requests to GET /todos and none got 429, so %s (see rate-limiting.limit)", l, n, why).
+			WithHint("count each user's requests per window and answer 429 above %s", RequestsVar)
+	}
+	return refused, nil
+}
+
+// withFreshUser runs try with a fresh user. When try says that a window may
+// have ended during its burst (retry), it notes so in the transcript and
+// runs try once more with another fresh user, whose verdict stands.
+func withFreshUser(ctx context.Context, h *harness.H, try func(u *harness.User) (err error, retry bool)) error {
+	for attempt := 0; ; attempt++ {
+		u, err := freshUser(ctx, h)
+		if err != nil {
+			return err
+		}
+		err, retry := try(u)
+		if retry && attempt == 0 {
+			rolledNote(h)
+			continue
+		}
+		return err
+	}
+}
+
 // rolledNote records that a burst is retried in a new window.
 func rolledNote(h *harness.H) {
 	h.Record("note", "a fixed window may have ended during the burst: trying once more with a fresh user", "")

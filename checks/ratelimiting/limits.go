@@ -43,29 +43,20 @@ func limitEnforced(ctx context.Context, h *harness.H) error {
 	if err != nil {
 		return err
 	}
-	for attempt := 0; ; attempt++ {
-		u, err := freshUser(ctx, h)
-		if err != nil {
-			return err
-		}
+	return withFreshUser(ctx, h, func(u *harness.User) (error, bool) {
 		resps, err := sendAll(ctx, h, repeat(harness.Request{Path: ins[0].URL() + "/todos", Token: u.Token}, l.N+1))
 		if err != nil {
-			return err
+			return err, false
 		}
-		err, retry := judgeBurst(resps, l, "GET /todos as one user")
-		if err != nil {
-			if retry && attempt == 0 {
-				rolledNote(h)
-				continue
-			}
-			return err
+		if err, retry := judgeBurst(resps, l, "GET /todos as one user"); err != nil {
+			return err, retry
 		}
 		last := resps[l.N]
 		if _, err := retryAfter(last, l); err != nil {
-			return err
+			return err, false
 		}
-		return expect.Hint(expect.Message(last), `a 429 is an error like the others: {"message": "too many requests, retry after 3 seconds"}`)
-	}
+		return expect.Hint(expect.Message(last), `a 429 is an error like the others: {"message": "too many requests, retry after 3 seconds"}`), false
+	})
 }
 
 // remainingCountsDown: every response carries the limit, the requests
@@ -77,26 +68,18 @@ func remainingCountsDown(ctx context.Context, h *harness.H) error {
 	if err != nil {
 		return err
 	}
-	for attempt := 0; ; attempt++ {
-		u, err := freshUser(ctx, h)
-		if err != nil {
-			return err
-		}
+	return withFreshUser(ctx, h, func(u *harness.User) (error, bool) {
 		resps, err := sendAll(ctx, h, repeat(harness.Request{Path: ins[0].URL() + "/todos", Token: u.Token}, l.N))
 		if err != nil {
-			return err
-		}
-		if rolledOver(resps) && attempt == 0 {
-			rolledNote(h)
-			continue
+			return err, false
 		}
 		for i, r := range resps {
 			if err := countdownStep(r, i, l); err != nil {
-				return err
+				return err, rolledOver(resps)
 			}
 		}
-		return nil
-	}
+		return nil, rolledOver(resps)
+	})
 }
 
 const headersHint = "on every limited response send RateLimit-Limit (the limit), RateLimit-Remaining (requests left in this window, after this one) and RateLimit-Reset (seconds until the window ends)"
@@ -153,13 +136,8 @@ func perUser(ctx context.Context, h *harness.H) error {
 		return err
 	}
 	url := ins[0].URL() + "/todos"
-	refused, n, err := untilRefused(ctx, h, harness.Request{Path: url, Token: a.Token}, 2*l.N+2)
-	if err != nil {
+	if _, err := exhaust(ctx, h, harness.Request{Path: url, Token: a.Token}, l, "the limit could not be exhausted"); err != nil {
 		return err
-	}
-	if refused == nil {
-		return grader.Failf("with %s one user sent %d requests to GET /todos and none got 429, so the limit could not be exhausted (see rate-limiting.limit)", l, n).
-			WithHint("count each user's requests per window and answer 429 above %s", RequestsVar)
 	}
 	resp, err := h.Do(ctx, harness.Request{Path: url, Token: b.Token})
 	if err != nil {
@@ -186,13 +164,9 @@ func windowResets(ctx context.Context, h *harness.H) error {
 		return err
 	}
 	req := harness.Request{Path: ins[0].URL() + "/todos", Token: u.Token}
-	refused, n, err := untilRefused(ctx, h, req, 2*l.N+2)
+	refused, err := exhaust(ctx, h, req, l, "there was no window to wait out")
 	if err != nil {
 		return err
-	}
-	if refused == nil {
-		return grader.Failf("with %s one user sent %d requests to GET /todos and none got 429, so there was no window to wait out (see rate-limiting.limit)", l, n).
-			WithHint("count each user's requests per window and answer 429 above %s", RequestsVar)
 	}
 	wait := time.Duration(l.W) * time.Second
 	said := "no usable Retry-After, so the window"

@@ -29,16 +29,10 @@ func putReplaces(ctx context.Context, h *harness.H) error {
 	}
 	title := expect.Title(h.Rand)
 	path := todoPath(id(orig))
-	resp, err := h.Do(ctx, harness.Request{Method: http.MethodPut, Path: path, JSON: map[string]any{"title": title}})
+	got, err := okObject(ctx, h, harness.Request{Method: http.MethodPut, Path: path, JSON: map[string]any{"title": title}},
+		"answer the replaced todo as a JSON object")
 	if err != nil {
-		return expect.Transport(err)
-	}
-	if err := expect.Status(resp, http.StatusOK); err != nil {
 		return err
-	}
-	got, err := expect.Object(resp)
-	if err != nil {
-		return expect.Hint(err, "answer the replaced todo as a JSON object")
 	}
 	want := map[string]any{"id": id(orig), "title": title, "description": "", "status": "todo"}
 	if d := expect.Fields(want, got); d != "" {
@@ -49,14 +43,7 @@ func putReplaces(ctx context.Context, h *harness.H) error {
 		return err
 	}
 	// The change must be stored, not only answered.
-	resp, err = h.Get(ctx, path)
-	if err != nil {
-		return expect.Transport(err)
-	}
-	if err := expect.Status(resp, http.StatusOK); err != nil {
-		return err
-	}
-	stored, err := expect.Object(resp)
+	stored, err := okObject(ctx, h, harness.Request{Method: http.MethodGet, Path: path}, "")
 	if err != nil {
 		return err
 	}
@@ -116,16 +103,10 @@ func patchPartial(ctx context.Context, h *harness.H) error {
 	}
 	var last todo
 	for _, s := range steps {
-		resp, err := h.Do(ctx, harness.Request{Method: http.MethodPatch, Path: path, JSON: s.patch})
+		got, err := okObject(ctx, h, harness.Request{Method: http.MethodPatch, Path: path, JSON: s.patch},
+			"answer the updated todo as a JSON object")
 		if err != nil {
-			return expect.Transport(err)
-		}
-		if err := expect.Status(resp, http.StatusOK); err != nil {
 			return err
-		}
-		got, err := expect.Object(resp)
-		if err != nil {
-			return expect.Hint(err, "answer the updated todo as a JSON object")
 		}
 		for k, v := range s.patch {
 			want[k] = v
@@ -135,14 +116,7 @@ func patchPartial(ctx context.Context, h *harness.H) error {
 		}
 		last = got
 	}
-	resp, err := h.Get(ctx, path)
-	if err != nil {
-		return expect.Transport(err)
-	}
-	if err := expect.Status(resp, http.StatusOK); err != nil {
-		return err
-	}
-	stored, err := expect.Object(resp)
+	stored, err := okObject(ctx, h, harness.Request{Method: http.MethodGet, Path: path}, "")
 	if err != nil {
 		return err
 	}
@@ -158,4 +132,22 @@ func describePatch(p map[string]any) string {
 		return "only " + k + "=" + expect.Describe(v)
 	}
 	return "{}"
+}
+
+// okObject sends r and fails unless the answer is 200 OK with a JSON object
+// as its body; objectHint, when not "", replaces the hint for a body that is
+// not one. No response at all is a failure too (expect.Transport).
+func okObject(ctx context.Context, h *harness.H, r harness.Request, objectHint string) (todo, error) {
+	resp, err := h.Do(ctx, r)
+	if err != nil {
+		return nil, expect.Transport(err)
+	}
+	if err := expect.Status(resp, http.StatusOK); err != nil {
+		return nil, err
+	}
+	got, err := expect.Object(resp)
+	if err != nil && objectHint != "" {
+		return nil, expect.Hint(err, "%s", objectHint)
+	}
+	return got, err
 }

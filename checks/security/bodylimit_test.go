@@ -25,47 +25,44 @@ func post(t *testing.T, host string) (int, error) {
 	return status, err
 }
 
-func TestPostRawSees413AfterTheBody(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MiB))
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			http.Error(w, `{"message":"too large"}`, http.StatusRequestEntityTooLarge)
-			return
-		}
-		w.WriteHeader(http.StatusCreated)
-	}))
-	defer srv.Close()
-	status, err := post(t, srv.Listener.Addr().String())
-	if err != nil || status != http.StatusRequestEntityTooLarge {
-		t.Fatalf("got %d, %v; want 413", status, err)
-	}
-}
-
-func TestPostRawSees413BeforeTheBody(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > MiB {
-			http.Error(w, `{"message":"too large"}`, http.StatusRequestEntityTooLarge)
-			return
-		}
-		w.WriteHeader(http.StatusCreated)
-	}))
-	defer srv.Close()
-	status, err := post(t, srv.Listener.Addr().String())
-	if err != nil || status != http.StatusRequestEntityTooLarge {
-		t.Fatalf("got %d, %v; want 413", status, err)
-	}
-}
-
-func TestPostRawSeesOtherStatuses(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		w.WriteHeader(http.StatusCreated)
-	}))
-	defer srv.Close()
-	status, err := post(t, srv.Listener.Addr().String())
-	if err != nil || status != http.StatusCreated {
-		t.Fatalf("got %d, %v; want 201", status, err)
+// TestPostRawSeesTheStatus: postRaw reports the status whether the server
+// refuses after reading past the limit, refuses on Content-Length alone, or
+// accepts the body.
+func TestPostRawSeesTheStatus(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		handler http.HandlerFunc
+		want    int
+	}{
+		{"413 after the body", func(w http.ResponseWriter, r *http.Request) {
+			_, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MiB))
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				http.Error(w, `{"message":"too large"}`, http.StatusRequestEntityTooLarge)
+				return
+			}
+			w.WriteHeader(http.StatusCreated)
+		}, http.StatusRequestEntityTooLarge},
+		{"413 before the body", func(w http.ResponseWriter, r *http.Request) {
+			if r.ContentLength > MiB {
+				http.Error(w, `{"message":"too large"}`, http.StatusRequestEntityTooLarge)
+				return
+			}
+			w.WriteHeader(http.StatusCreated)
+		}, http.StatusRequestEntityTooLarge},
+		{"other statuses", func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			w.WriteHeader(http.StatusCreated)
+		}, http.StatusCreated},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv := httptest.NewServer(c.handler)
+			defer srv.Close()
+			status, err := post(t, srv.Listener.Addr().String())
+			if err != nil || status != c.want {
+				t.Fatalf("got %d, %v; want %d", status, err, c.want)
+			}
+		})
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/backend-grader/grader/checks/internal/expect"
+	"github.com/backend-grader/grader/checks/internal/todos"
 	"github.com/backend-grader/grader/internal/grader"
 	"github.com/backend-grader/grader/internal/harness"
 )
@@ -58,7 +59,7 @@ func sameText(resp *harness.Response, want, got todo) error {
 	if err := expect.JSONContentType(resp); err != nil {
 		return expect.Hint(err, "with Content-Type application/json a browser never renders the body as HTML; text/html would run the script")
 	}
-	if d := diff(want, got); d != "" {
+	if d := todos.Diff(want, got); d != "" {
 		return grader.Failf("%s: the title and description did not come back exactly as sent (compared after JSON decoding):%s", expect.Request(resp), d).
 			WithHint("store and return text as it was sent: escaping for HTML is the job of the page that renders it, and an API that rewrites input corrupts the data")
 	}

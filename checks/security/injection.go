@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/backend-grader/grader/checks/internal/expect"
+	"github.com/backend-grader/grader/checks/internal/todos"
 	"github.com/backend-grader/grader/internal/grader"
 	"github.com/backend-grader/grader/internal/harness"
 )
@@ -86,7 +87,7 @@ func sqlInjectionBody(ctx context.Context, h *harness.H) error {
 		return expect.Hint(err, "%s", paramHint)
 	}
 	want := todo{ID: t1.ID, Title: title, Description: desc, Status: t1.Status}
-	if d := diff(want, t1); d != "" {
+	if d := todos.Diff(want, t1); d != "" {
 		return grader.Failf("POST /todos did not echo the title and description exactly as sent:%s", d).
 			WithHint("store and return text exactly as received: no escaping, stripping or quoting on the way in")
 	}
@@ -136,7 +137,7 @@ func sqlInjectionBody(ctx context.Context, h *harness.H) error {
 		if !ok {
 			return grader.Errorf("todo %s is not in table todos (SELECT ... WHERE id = '%s' found nothing)", w.ID, w.ID)
 		}
-		if d := diff(w, todo{ID: w.ID, Title: g[0], Description: g[1]}); d != "" {
+		if d := todos.Diff(w, todo{ID: w.ID, Title: g[0], Description: g[1]}); d != "" {
 			return grader.Failf("the row of todo %s in table todos does not hold what the API was sent:%s", w.ID, d).
 				WithHint("%s", paramHint)
 		}

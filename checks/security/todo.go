@@ -2,23 +2,17 @@ package security
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/backend-grader/grader/checks/internal/expect"
+	"github.com/backend-grader/grader/checks/internal/todos"
 	"github.com/backend-grader/grader/internal/grader"
 	"github.com/backend-grader/grader/internal/harness"
 )
 
 // todo is a todo as the API shows it.
-type todo struct {
-	ID          string `json:"id"`
-	Title       string `json:"title"`
-	Description string `json:"description"`
-	Status      string `json:"status"`
-}
+type todo = todos.Todo
 
 // list is the body of GET /todos.
 type list struct {
@@ -46,15 +40,8 @@ func create(ctx context.Context, h *harness.H, tok, title, description string) (
 	if description != "" {
 		body["description"] = description
 	}
-	resp, err := h.Do(ctx, harness.Request{Method: http.MethodPost, Path: "/todos", Token: tok, JSON: body})
+	resp, t, err := todos.Create[todo](ctx, h, tok, body)
 	if err != nil {
-		return nil, todo{}, err
-	}
-	if err := expect.Status(resp, http.StatusCreated); err != nil {
-		return resp, todo{}, err
-	}
-	var t todo
-	if err := expect.Decode(resp, &t); err != nil {
 		return resp, todo{}, err
 	}
 	if t.ID == "" {
@@ -66,18 +53,11 @@ func create(ctx context.Context, h *harness.H, tok, title, description string) (
 // search lists the todos of the user with token tok whose title or
 // description contains term.
 func search(ctx context.Context, h *harness.H, tok, term string) (*harness.Response, list, error) {
-	resp, err := h.Do(ctx, harness.Request{Path: "/todos?" + url.Values{"term": {term}, "limit": {"100"}}.Encode(), Token: tok})
-	if err != nil {
-		return nil, list{}, err
-	}
-	if err := expect.Status(resp, http.StatusOK); err != nil {
+	resp, l, err := todos.Send[list](ctx, h, harness.Request{Path: "/todos?" + url.Values{"term": {term}, "limit": {"100"}}.Encode(), Token: tok}, http.StatusOK)
+	if err != nil && resp != nil && resp.Status != http.StatusOK {
 		return resp, list{}, expect.Hint(err, "a search term is data: whatever characters it holds, GET /todos?term=... answers 200 with the matching todos (pass it to the database as a query parameter)")
 	}
-	var l list
-	if err := expect.Decode(resp, &l); err != nil {
-		return resp, list{}, err
-	}
-	return resp, l, nil
+	return resp, l, err
 }
 
 // ids lists the ids of todos.
@@ -87,20 +67,4 @@ func ids(ts []todo) []string {
 		out[i] = t.ID
 	}
 	return out
-}
-
-// diff lists the fields in which got differs from want, one per line
-// ("" when equal): clearer than a character diff for short texts.
-func diff(want, got todo) string {
-	var b strings.Builder
-	field := func(name, w, g string) {
-		if w != g {
-			fmt.Fprintf(&b, "\n  %s: expected %q, got %q", name, w, g)
-		}
-	}
-	field("id", want.ID, got.ID)
-	field("title", want.Title, got.Title)
-	field("description", want.Description, got.Description)
-	field("status", want.Status, got.Status)
-	return b.String()
 }

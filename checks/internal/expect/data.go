@@ -40,6 +40,16 @@ func RandomUUID(r *rand.Rand) string {
 	return uuid.UUID(b).String()
 }
 
+// Word returns n random lower-case ASCII letters, e.g. a marker that makes
+// a check's data easy to find.
+func Word(r *rand.Rand, n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte('a' + r.IntN(26))
+	}
+	return string(b)
+}
+
 // words are the pieces random titles are made of: several scripts, accents,
 // an emoji (outside the BMP), and characters that need escaping in JSON or
 // HTML, so that byte counting, escaping and encoding mistakes show.

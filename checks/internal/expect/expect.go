@@ -23,6 +23,7 @@
 //	Transport(err)                a Failure with a hint for "no response" errors
 //	Time(s), IsUUID(s)            RFC 3339 time, UUID string
 //	Title(r), TitleOfLen(r, n)    random Unicode titles
+//	Word(r, n)                    random lower-case ASCII letters
 package expect
 
 import (

@@ -112,6 +112,9 @@ func TestData(t *testing.T) {
 	if a, b := Title(r), Title(r); a == b || !utf8.ValidString(a) {
 		t.Errorf("titles should differ and be valid UTF-8: %q %q", a, b)
 	}
+	if w := Word(r, 8); len(w) != 8 || strings.Trim(w, "abcdefghijklmnopqrstuvwxyz") != "" {
+		t.Errorf("Word(8) = %q, want 8 lower-case letters", w)
+	}
 	id := RandomUUID(r)
 	if !IsUUID(id) || IsUUID("123") || IsUUID(strings.ReplaceAll(id, "-", "")) {
 		t.Errorf("IsUUID is wrong around %q", id)

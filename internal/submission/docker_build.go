@@ -74,13 +74,9 @@ func buildWithCLI(ctx context.Context, cfg Config, tag string, ring *lineRing, e
 	if err != nil {
 		return err
 	}
-	select {
-	case <-proc.done():
-	case <-ctx.Done():
-		proc.kill()
-		return ctx.Err()
+	if err := proc.runToEnd(ctx); err != nil {
+		return err
 	}
-	proc.waitOutput(2 * time.Second)
 	if proc.state.Success() {
 		return nil
 	}

@@ -164,13 +164,9 @@ func Build(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	select {
-	case <-proc.done():
-	case <-ctx.Done():
-		proc.kill()
-		return ctx.Err()
+	if err := proc.runToEnd(ctx); err != nil {
+		return err
 	}
-	proc.waitOutput(2 * time.Second)
 	if proc.state.Success() {
 		cfg.logf("built in %s", time.Since(started).Round(100*time.Millisecond))
 		return nil

@@ -100,6 +100,19 @@ func (p *osProc) waitOutput(d time.Duration) {
 	}
 }
 
+// runToEnd waits until a process that is meant to finish (a build) has
+// exited and its output is read, or kills its group when ctx ends first.
+func (p *osProc) runToEnd(ctx context.Context) error {
+	select {
+	case <-p.done():
+	case <-ctx.Done():
+		p.kill()
+		return ctx.Err()
+	}
+	p.waitOutput(2 * time.Second)
+	return nil
+}
+
 // kill ends the group at once and waits for the process to be reaped.
 func (p *osProc) kill() {
 	p.stopping.Store(true)

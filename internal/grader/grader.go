@@ -4,22 +4,23 @@ package grader
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"math/rand/v2"
 	"time"
 
 	"github.com/backend-grader/grader/internal/harness"
+	"github.com/backend-grader/grader/internal/verdict"
 )
 
-// Status is the outcome of one check. The values are part of the JSON report.
-type Status string
+// Status is the outcome of one check (verdict.Status; the values are part
+// of the JSON report).
+type Status = verdict.Status
 
 const (
-	StatusPass  Status = "pass"
-	StatusFail  Status = "fail"
-	StatusError Status = "error" // could not be judged: crash, timeout, the service died
-	StatusSkip  Status = "skip"  // cannot run here (the reason is in Message)
+	StatusPass    = verdict.Pass
+	StatusFail    = verdict.Fail
+	StatusError   = verdict.Error
+	StatusSkip    = verdict.Skip
+	StatusBlocked = verdict.Blocked
 )
 
 // Check is plain data plus a function. nil from Run means pass.
@@ -78,62 +79,25 @@ func (t Track) StageIDs() []string {
 	return ids
 }
 
-// Failure is what a check returns when the service is wrong. Message says
-// what was expected and what came back; Hint says, in one sentence, what is
-// probably wrong and how it should work.
-type Failure struct {
-	Message string
-	Hint    string
-}
+// The values a check returns live in the leaf package verdict; checks
+// spell them grader.Failf and so on.
+type (
+	Failure      = verdict.Failure
+	Skipped      = verdict.Skipped
+	Broken       = verdict.Broken
+	Precondition = verdict.Precondition
+)
 
-func (f *Failure) Error() string { return f.Message }
-
-// WithHint sets the hint and returns f.
-func (f *Failure) WithHint(format string, args ...any) *Failure {
-	f.Hint = fmt.Sprintf(format, args...)
-	return f
-}
-
-// Failf makes a Failure.
-func Failf(format string, args ...any) *Failure {
-	return &Failure{Message: fmt.Sprintf(format, args...)}
-}
-
-// Skipped is returned by a check that cannot run in this environment.
-type Skipped struct{ Reason string }
-
-func (s *Skipped) Error() string { return s.Reason }
-
-// Skipf makes a Skipped.
-func Skipf(format string, args ...any) error { return &Skipped{Reason: fmt.Sprintf(format, args...)} }
-
-// Broken is returned when a check could not judge the service (status error),
-// as opposed to judging it wrong.
-type Broken struct{ Reason string }
-
-func (b *Broken) Error() string { return b.Reason }
-
-// Errorf makes a Broken.
-func Errorf(format string, args ...any) error { return &Broken{Reason: fmt.Sprintf(format, args...)} }
+var (
+	Failf        = verdict.Failf
+	Skipf        = verdict.Skipf
+	Errorf       = verdict.Errorf
+	Blockedf     = verdict.Blockedf
+	Environmentf = verdict.Environmentf
+)
 
 // classify maps what a check returned to a status, message and hint.
-// A plain error is a failure: it is the service's answer (or silence) that
-// was wrong.
 func classify(err error) (Status, string, string) {
-	if err == nil {
-		return StatusPass, "", ""
-	}
-	var f *Failure
-	var s *Skipped
-	var b *Broken
-	switch {
-	case errors.As(err, &f):
-		return StatusFail, f.Message, f.Hint
-	case errors.As(err, &s):
-		return StatusSkip, s.Reason, ""
-	case errors.As(err, &b):
-		return StatusError, b.Reason, ""
-	default:
-		return StatusFail, err.Error(), ""
-	}
+	o := verdict.Classify(err)
+	return o.Status, o.Message, o.Hint
 }

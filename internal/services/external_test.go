@@ -330,3 +330,38 @@ func assertEnvPieces(t *testing.T, env map[string]string, pgHost, redisHost stri
 		t.Errorf("DATABASE_URL %q: want host %s and the scope's own role with a password", env["DATABASE_URL"], pgHost)
 	}
 }
+
+// With the machine's RabbitMQ management API (rabbitmq-plugins enable
+// rabbitmq_management), external mode gives each scope a vhost of its own.
+func TestExternalVhosts(t *testing.T) {
+	requireExternal(t)
+	const mgmt = "http://127.0.0.1:15672"
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	env := envOf(map[string]string{"GRADER_AMQP_MANAGEMENT_URL": mgmt})
+	var b strings.Builder
+	if !Doctor(ctx, Options{Mode: ModeExternal, Getenv: env}, &b) || !strings.Contains(b.String(), "each run gets its own vhost") {
+		unavailable(t, "the RabbitMQ management API at %s does not answer (rabbitmq-plugins enable rabbitmq_management):\n%s", mgmt, b.String())
+	}
+	s, err := Start(ctx, Options{Mode: ModeExternal, Getenv: env}, []grader.Service{grader.RabbitMQ})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	a, c := isolatePair(t, s)
+	if vhostOf(a.AMQPURL) == "" || vhostOf(a.AMQPURL) == vhostOf(c.AMQPURL) || hasNote(a.Notes, "broker state is shared") {
+		t.Fatalf("AMQP URLs %q and %q, notes %q: want one vhost each", a.AMQPURL, c.AMQPURL, a.Notes)
+	}
+	if a.Env["AMQP_URL"] != a.AMQPURL || !strings.Contains(a.NetEnv["AMQP_URL"], "@host.docker.internal:5672/"+vhostOf(a.AMQPURL)) {
+		t.Errorf("Env AMQP_URL %q, NetEnv AMQP_URL %q", a.Env["AMQP_URL"], a.NetEnv["AMQP_URL"])
+	}
+	if err := rabbitmq.Service.Probe(ctx, a.AMQPURL); err != nil {
+		t.Fatalf("dial the scope's vhost: %v", err)
+	}
+	if err := a.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := rabbitmq.Service.Probe(ctx, a.AMQPURL); err == nil {
+		t.Error("the released vhost still accepts connections")
+	}
+}

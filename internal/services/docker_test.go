@@ -473,6 +473,17 @@ func TestDoctorDocker(t *testing.T) {
 			t.Errorf("doctor output lacks %q:\n%s", want, b.String())
 		}
 	}
+	// Nothing named: the default images, else (no registry) the local ones,
+	// as a run would use them.
+	b.Reset()
+	if !Doctor(context.Background(), Options{Mode: ModeDocker, Getenv: envOf(nil)}, &b) {
+		t.Errorf("Doctor with the default images = false although a run would pull them or use the local ones:\n%s", b.String())
+	}
+	for _, svc := range Names() {
+		if images[svc] == LocalImage(svc) && strings.Contains(b.String(), "image "+string(svc)+": "+DefaultImages[svc]+" (default) is not here") {
+			t.Errorf("doctor says %s's default image is missing although %s is here:\n%s", svc, LocalImage(svc), b.String())
+		}
+	}
 	// An image that is not here, from a registry that cannot resolve: a FAIL with the recipe.
 	b.Reset()
 	images = map[grader.Service]string{grader.Postgres: "registry.invalid/grader/postgres:none"}

@@ -67,6 +67,11 @@ func Doctor(ctx context.Context, o Options, w io.Writer) bool {
 			fix := fmt.Sprintf("build local images with scripts/build-images.sh and set %s=%s, or set GRADER_IMAGE_PREFIX to a mirror", ImageEnv(svc), local)
 			if err == nil && local != ref {
 				if _, ierr := cli.ImageInspect(ctx, local); ierr == nil {
+					if source == "default" {
+						// What a run does too (ensureImage): nobody chose the default.
+						d.line("info", fmt.Sprintf("image %s: %s cannot be pulled here (%s unreachable), so the local %s (scripts/build-images.sh) is used", svc, ref, reg, local), "")
+						continue
+					}
 					fix = fmt.Sprintf("%s is on this machine (scripts/build-images.sh): set %s=%s or pass --image %s=%s", local, ImageEnv(svc), local, svc, local)
 				}
 			}

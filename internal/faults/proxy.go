@@ -118,8 +118,8 @@ func (p *Proxy) Down(ctx context.Context) error {
 
 // Slow holds back every piece of data from the dependency to the service by
 // d (rounded to milliseconds, at least 1 ms), on open and new connections,
-// until Restore. d <= 0 means DefaultSlow. Calling it again changes the
-// delay.
+// until Restore. d <= 0 means DefaultSlow. Calling it again with another
+// delay replaces the delay (data passing at that moment may go undelayed).
 func (p *Proxy) Slow(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		d = DefaultSlow
@@ -130,13 +130,16 @@ func (p *Proxy) Slow(ctx context.Context, d time.Duration) error {
 			return nil
 		}
 		body := fmt.Sprintf(`{"name":%q,"type":"latency","stream":"downstream","toxicity":1,"attributes":{"latency":%d}}`, slowToxic, ms)
-		var err error
+		// A new delay replaces the toxic rather than updating it: Toxiproxy's
+		// UpdateToxicJson writes the attributes in place while links read
+		// them (a data race under -race).
 		if p.tp.Toxics.GetToxic(slowToxic) != nil {
-			_, err = p.tp.Toxics.UpdateToxicJson(slowToxic, strings.NewReader(body))
-		} else {
-			_, err = p.tp.Toxics.AddToxicJson(strings.NewReader(body))
+			if err := p.tp.Toxics.RemoveToxic(quiet(ctx), slowToxic); err != nil {
+				return err
+			}
+			p.slow = 0
 		}
-		if err != nil {
+		if _, err := p.tp.Toxics.AddToxicJson(strings.NewReader(body)); err != nil {
 			return err
 		}
 		p.slow = d

@@ -87,8 +87,11 @@ func makePlan(f runFlags, m *submission.Manifest, seedSet bool) (*plan, error) {
 		p.seed = rand.Int64N(1 << 40)
 	}
 
-	_, authIdx, _ := track.Stage("auth")
-	p.auth = authIdx >= 0 && ei >= authIdx
+	// A stage that brings users makes every check act as a logged-in user
+	// from then on (its declaration says so, not its id).
+	for _, s := range track.Stages[:ei+1] {
+		p.auth = p.auth || s.Session
+	}
 
 	// Variables and services for every stage up to the effective one,
 	// randomised from the seed so that a run is repeatable with --seed.

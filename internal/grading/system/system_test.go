@@ -50,3 +50,56 @@ func TestBatchAppliesLimits(t *testing.T) {
 		t.Errorf("grader.log does not name the limits:\n%s", logText)
 	}
 }
+
+// TestGradeReferenceOnExternalServices grades the reference project at the
+// caching stage (Postgres and Redis) on this machine's servers: every check
+// passes, and the run's database and Redis claim are released.
+func TestGradeReferenceOnExternalServices(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the reference project: not in -short")
+	}
+	ctx := context.Background()
+	sys := system.New()
+	sel := grading.Selection{Stage: "caching", Only: true, Seed: 7, SeedSet: true}
+	m, err := sys.Launcher.Load(filepath.Join("..", "..", "..", "fixtures", "tasks-api"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := grading.NewPlan(sel, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.ScopeID = grading.NewRunID()
+	servers, err := sys.Services.Start(ctx, grading.ServiceOptions{Mode: "external", RunID: p.ScopeID, Logf: t.Logf}, p.Need)
+	if servers != nil {
+		defer servers.Close(context.WithoutCancel(ctx))
+	}
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("external Postgres and Redis: %v", err)
+		}
+		t.Skipf("no external Postgres and Redis here (%v)", err)
+	}
+	rep, err := grading.Grade(ctx, p, grading.Deps{Servers: servers, Launcher: sys.Launcher, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Problem != nil {
+		t.Fatalf("the reference did not run: %+v", rep.Problem)
+	}
+	n := 0
+	for _, s := range rep.Stages {
+		if s.ID != "caching" {
+			t.Errorf("stage %s ran, want caching alone (--only)", s.ID)
+		}
+		for _, c := range s.Checks {
+			n++
+			if c.Status != "pass" {
+				t.Errorf("%s: %s %s", c.ID, c.Status, c.Message)
+			}
+		}
+	}
+	if n == 0 || !rep.Passed {
+		t.Errorf("%d checks, passed %v; want every caching check passed", n, rep.Passed)
+	}
+}

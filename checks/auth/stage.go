@@ -40,6 +40,7 @@ var Stage = grader.Stage{
 	Title:    "Users and JWT",
 	Spec:     spec,
 	Services: []grader.Service{grader.Postgres},
+	Session:  true,
 	Env: func(r *rand.Rand) map[string]string {
 		return map[string]string{SecretVar: newSecret(r)}
 	},

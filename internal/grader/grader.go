@@ -52,6 +52,9 @@ type Stage struct {
 	// randomised from r so that hard-coded values fail. May be nil.
 	Env    func(r *rand.Rand) map[string]string
 	Checks []Check
+	// Session: from this stage on, the checks of every stage act as a
+	// logged-in user (harness.H.Auth); set by the stage that brings users.
+	Session bool
 }
 
 // Track is the ordered list of stages a learner builds.

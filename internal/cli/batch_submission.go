@@ -59,7 +59,7 @@ func gradeOne(ctx context.Context, o *batchOptions, it *batchItem, env batchEnv)
 	if problem != nil {
 		rep = emptyReport(dir, m, p)
 		rep.Problem = problem
-		rep.Stages = notRunResults(p, "not run: "+problem.Message)
+		rep.Stages = notRunResults(p, problem.Message)
 		rep.Tally()
 	} else {
 		logf("grading %s: %s", it.src, p.describe())
@@ -142,13 +142,13 @@ func timedOut(rep *grader.Report, dir string, m *submission.Manifest, p *plan, l
 	rep.Problem = &grader.Problem{Kind: "timeout", Message: msg,
 		Hint: "a build that waits for input, a service that never answers, or a very slow start can cause this; grader.log next to this report shows how far it got"}
 	if len(rep.Stages) == 0 {
-		rep.Stages = notRunResults(p, "not run: "+msg)
+		rep.Stages = notRunResults(p, msg)
 	}
 	for i := range rep.Stages {
 		for j := range rep.Stages[i].Checks {
 			c := &rep.Stages[i].Checks[j]
 			if c.Status == grader.StatusError && (c.Message == "interrupted" || strings.HasPrefix(c.Message, "not run: the grader was interrupted")) {
-				c.Message = "not run: " + msg
+				c.Message, c.NotRun = "not run: "+msg, true
 			}
 		}
 	}

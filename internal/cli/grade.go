@@ -92,7 +92,7 @@ func grade(ctx context.Context, in gradeInput) (*grader.Report, error) {
 			return nil, err
 		}
 		rep.Problem = &grader.Problem{Kind: pe.Kind, Message: pe.Message, Hint: pe.Hint, Log: pe.Log}
-		rep.Stages = notRunResults(p, "not run: "+pe.Message)
+		rep.Stages = notRunResults(p, pe.Message)
 		rep.Tally()
 		return rep, nil
 	}
@@ -141,11 +141,13 @@ func grade(ctx context.Context, in gradeInput) (*grader.Report, error) {
 		runner.Select = func(c grader.Check) bool { return p.selected[c.ID] }
 	}
 	t = time.Now()
-	results, problem := runner.Run(ctx, p.stages, h)
+	res, err := runner.Run(ctx, p.stages, h)
 	rep.Timings.ChecksMs = time.Since(t).Milliseconds()
-	rep.Stages = results
-	rep.Problem = problem
-	rep.Tally()
+	if err != nil {
+		// The grader's environment failed: exit 3, no score (DESIGN.md §2.4).
+		return nil, &services.EnvError{Message: err.Error()}
+	}
+	rep.Apply(res)
 	if ctx.Err() != nil {
 		return rep, errInterrupted
 	}
@@ -162,12 +164,7 @@ func notRunResults(p *plan, why string) []grader.StageResult {
 			if p.selected != nil && !p.selected[c.ID] {
 				continue
 			}
-			skills := c.Skills
-			if skills == nil {
-				skills = []string{}
-			}
-			sr.Checks = append(sr.Checks, grader.CheckResult{ID: c.ID, Title: c.Title, Status: grader.StatusError,
-				MaxPoints: c.Points, Skills: skills, Message: why})
+			sr.Checks = append(sr.Checks, grader.NotRunResult(c, why))
 		}
 		if len(sr.Checks) > 0 {
 			out = append(out, sr)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/backend-grader/grader/internal/services"
 	"github.com/backend-grader/grader/internal/submission"
+	"github.com/backend-grader/grader/internal/verdict"
 )
 
 // Exit codes (DESIGN.md §2.4).
@@ -106,7 +107,7 @@ func exitCode(ctx context.Context, err error) int {
 		return ExitInterrupted
 	case errors.As(err, &ue):
 		return ExitUsage
-	case errors.As(err, &ee), errors.As(err, &de):
+	case errors.As(err, &ee), errors.As(err, &de), verdict.IsEnvironment(err):
 		return ExitEnvironment
 	case errors.Is(err, errNotPassed), errors.As(err, &pe):
 		return ExitNotPassed

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/backend-grader/grader/internal/grading"
+	"github.com/backend-grader/grader/internal/verdict"
 )
 
 // Exit codes (DESIGN.md §2.4).
@@ -101,7 +102,7 @@ func exitCode(ctx context.Context, err error) int {
 		return ExitInterrupted
 	case errors.As(err, &ue):
 		return ExitUsage
-	case errors.As(err, &ee):
+	case errors.As(err, &ee), verdict.IsEnvironment(err):
 		return ExitEnvironment
 	case errors.Is(err, errNotPassed), errors.As(err, &pe):
 		return ExitNotPassed

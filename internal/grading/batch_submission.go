@@ -58,7 +58,7 @@ func gradeOne(ctx context.Context, o BatchPlan, it *batchItem, env batchEnv) {
 	if problem != nil {
 		rep = EmptyReport(p)
 		rep.Problem = problem
-		rep.Stages = NotRunResults(p, "not run: "+problem.Message)
+		rep.Stages = NotRunResults(p, problem.Message)
 		rep.Tally()
 	} else {
 		logf("grading %s: %s", it.src, p.Describe())
@@ -140,13 +140,13 @@ func timedOut(rep *grader.Report, p *Plan, limit time.Duration) *grader.Report {
 	rep.Problem = &grader.Problem{Kind: "timeout", Message: msg,
 		Hint: "a build that waits for input, a service that never answers, or a very slow start can cause this; grader.log next to this report shows how far it got"}
 	if len(rep.Stages) == 0 {
-		rep.Stages = NotRunResults(p, "not run: "+msg)
+		rep.Stages = NotRunResults(p, msg)
 	}
 	for i := range rep.Stages {
 		for j := range rep.Stages[i].Checks {
 			c := &rep.Stages[i].Checks[j]
 			if c.Status == grader.StatusError && (c.Message == "interrupted" || strings.HasPrefix(c.Message, "not run: the grader was interrupted")) {
-				c.Message = "not run: " + msg
+				c.Message, c.NotRun = "not run: "+msg, true
 			}
 		}
 	}

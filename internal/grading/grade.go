@@ -91,7 +91,7 @@ func Grade(ctx context.Context, p *Plan, d Deps) (*grader.Report, error) {
 			return nil, err
 		}
 		rep.Problem = &grader.Problem{Kind: pe.Kind, Message: pe.Message, Hint: pe.Hint, Log: pe.Log}
-		rep.Stages = NotRunResults(p, "not run: "+pe.Message)
+		rep.Stages = NotRunResults(p, pe.Message)
 		rep.Tally()
 		return rep, nil
 	}
@@ -140,11 +140,13 @@ func Grade(ctx context.Context, p *Plan, d Deps) (*grader.Report, error) {
 		runner.Select = func(c grader.Check) bool { return p.Selected[c.ID] }
 	}
 	t = time.Now()
-	results, problem := runner.Run(ctx, p.Stages, h)
+	res, err := runner.Run(ctx, p.Stages, h)
 	rep.Timings.ChecksMs = time.Since(t).Milliseconds()
-	rep.Stages = results
-	rep.Problem = problem
-	rep.Tally()
+	if err != nil {
+		// The grader's environment failed: exit 3, no score (DESIGN.md §2.4).
+		return nil, &EnvError{Message: err.Error()}
+	}
+	rep.Apply(res)
 	if ctx.Err() != nil {
 		return rep, ErrInterrupted
 	}
@@ -161,12 +163,7 @@ func NotRunResults(p *Plan, why string) []grader.StageResult {
 			if p.Selected != nil && !p.Selected[c.ID] {
 				continue
 			}
-			skills := c.Skills
-			if skills == nil {
-				skills = []string{}
-			}
-			sr.Checks = append(sr.Checks, grader.CheckResult{ID: c.ID, Title: c.Title, Status: grader.StatusError,
-				MaxPoints: c.Points, Skills: skills, Message: why})
+			sr.Checks = append(sr.Checks, grader.NotRunResult(c, why))
 		}
 		if len(sr.Checks) > 0 {
 			out = append(out, sr)

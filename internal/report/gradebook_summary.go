@@ -146,7 +146,7 @@ func summaryFailures(b *strings.Builder, reps []*grader.Report) {
 	for _, r := range reps {
 		for _, s := range r.Stages {
 			for _, c := range s.Checks {
-				notRun := c.Status == grader.StatusError && strings.HasPrefix(c.Message, "not run")
+				notRun := c.NotRun
 				if (c.Status != grader.StatusFail && c.Status != grader.StatusError) || notRun {
 					continue
 				}

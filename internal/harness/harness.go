@@ -82,19 +82,25 @@ type H struct {
 	// PG is the grader's own connection to the run's database (nil when the
 	// run has no Postgres).
 	PG *pgxpool.Pool
-	// Redis is the grader's own client on the run's Redis database (nil when none).
+	// Redis is the grader's own client on the run's Redis database (nil when
+	// none). It records every command in this check's transcript as a
+	// redis-cli line (see redis.go); it shares the run's pool: never Close it.
 	Redis *redis.Client
 	// AMQPURL is the run's broker URL ("" when none).
 	AMQPURL string
+	// AMQPManagementURL is the broker's management API ("" when unknown).
+	AMQPManagementURL string
 	// Auth is true when the run includes the auth stage: requests then carry
 	// the run's default user's Bearer token unless told otherwise.
 	Auth bool
 	// Logf prints a progress line prefixed [grader] (to stderr).
 	Logf func(format string, args ...any)
 
-	client *http.Client
-	steps  *[]Step
-	shared *shared
+	client    *http.Client
+	redisBase *redis.Client // the run's client, unrecorded
+	mu        *sync.Mutex   // guards steps: a check that overruns still records
+	steps     *[]Step
+	shared    *shared
 }
 
 type shared struct {
@@ -112,8 +118,11 @@ type Options struct {
 	PG      *pgxpool.Pool
 	Redis   *redis.Client
 	AMQPURL string
-	Auth    bool
-	Logf    func(format string, args ...any)
+	// AMQPManagementURL is the broker's management API (credentials in the
+	// URL, else the AMQP URL's), for reading queue arguments.
+	AMQPManagementURL string
+	Auth              bool
+	Logf              func(format string, args ...any)
 	// RequestTimeout bounds each HTTP request (default 10s).
 	RequestTimeout time.Duration
 }
@@ -131,26 +140,30 @@ func New(o Options) *H {
 		IdleConnTimeout:     30 * time.Second,
 		DisableCompression:  true,
 	}
-	return &H{
-		Env:     o.Env,
-		Seed:    o.Seed,
-		Rand:    rand.New(rand.NewPCG(uint64(o.Seed), 0)),
-		Service: o.Service,
-		Faults:  o.Faults,
-		PG:      o.PG,
-		Redis:   o.Redis,
-		AMQPURL: o.AMQPURL,
-		Auth:    o.Auth,
-		Logf:    o.Logf,
+	h := &H{
+		Env:               o.Env,
+		Seed:              o.Seed,
+		Rand:              rand.New(rand.NewPCG(uint64(o.Seed), 0)),
+		Service:           o.Service,
+		Faults:            o.Faults,
+		PG:                o.PG,
+		AMQPURL:           o.AMQPURL,
+		AMQPManagementURL: o.AMQPManagementURL,
+		Auth:              o.Auth,
+		Logf:              o.Logf,
 		client: &http.Client{
 			Transport: tr,
 			Timeout:   o.RequestTimeout,
 			// Checks look at redirects themselves.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		steps:  &[]Step{},
-		shared: &shared{},
+		redisBase: o.Redis,
+		mu:        &sync.Mutex{},
+		steps:     &[]Step{},
+		shared:    &shared{},
 	}
+	h.Redis = recordedRedis(o.Redis, h)
+	return h
 }
 
 // ForCheck returns a copy of h for one check: a fresh transcript and a random
@@ -160,17 +173,25 @@ func (h *H) ForCheck(id string) *H {
 	f := fnv.New64a()
 	f.Write([]byte(id))
 	c.Rand = rand.New(rand.NewPCG(uint64(h.Seed), f.Sum64()))
+	c.mu = &sync.Mutex{}
 	c.steps = &[]Step{}
+	c.Redis = recordedRedis(h.redisBase, &c)
 	return &c
 }
 
 // Record adds a step to the check's transcript.
 func (h *H) Record(kind, command, output string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	*h.steps = append(*h.steps, Step{Kind: kind, Command: command, Output: output})
 }
 
 // Transcript returns the steps recorded so far in this check.
-func (h *H) Transcript() []Step { return append([]Step(nil), (*h.steps)...) }
+func (h *H) Transcript() []Step {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]Step(nil), (*h.steps)...)
+}
 
 // URL returns the service's base URL joined with path.
 func (h *H) URL(path string) string { return h.Service.URL() + path }

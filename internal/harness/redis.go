@@ -249,14 +249,21 @@ func RedisQuote(s string) string {
 		s = s[:cut]
 		more = fmt.Sprintf("... (%d bytes in all)", n)
 	}
+	return `"` + escapeText(s, `"`) + `"` + more
+}
+
+// escapeText escapes, as \n, \xHH or \uHHHH, what a terminal would
+// interpret or a reader could not see: control, format and bidi
+// characters, bytes that are not UTF-8, the backslash and the characters
+// in quotes. Nothing is cut.
+func escapeText(s, quotes string) string {
 	var b strings.Builder
-	b.WriteByte('"')
 	for i := 0; i < len(s); {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == utf8.RuneError && size <= 1:
 			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case r == '"' || r == '\\':
+		case r == '\\' || strings.ContainsRune(quotes, r):
 			b.WriteByte('\\')
 			b.WriteRune(r)
 		case r == '\n':
@@ -276,8 +283,7 @@ func RedisQuote(s string) string {
 		}
 		i += size
 	}
-	b.WriteByte('"')
-	return b.String() + more
+	return b.String()
 }
 
 // redisReply renders a command's reply, or err, as redis-cli prints it.
@@ -407,8 +413,7 @@ func printableText(s string) string {
 	if printable(s) {
 		return s
 	}
-	q := RedisQuote(s)
-	return q[1 : len(q)-1]
+	return escapeText(s, "")
 }
 
 // ErrNoRedis is returned by the Redis helpers when the run has no Redis.

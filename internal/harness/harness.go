@@ -1,7 +1,9 @@
-// Package harness is what a check is handed: an HTTP client that records a
-// transcript, handles on the run's Postgres / Redis / RabbitMQ, the
-// environment injected into the learner's service, a seeded random source,
-// a prefixed logger and controls over the service and its dependencies.
+// Package harness is what a check is handed: clients that record a
+// transcript (HTTP as curl lines, SQL, Redis as redis-cli lines through a
+// go-redis hook, AMQP as rabbitmqadmin lines), handles on the run's
+// Postgres / Redis / RabbitMQ, the environment injected into the learner's
+// service, a seeded random source, a prefixed logger and controls over the
+// service and its dependencies.
 package harness
 
 import (

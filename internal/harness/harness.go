@@ -1,7 +1,9 @@
-// Package harness is what a check is handed: an HTTP client that records a
-// transcript, handles on the run's Postgres / Redis / RabbitMQ, the
-// environment injected into the learner's service, a seeded random source,
-// a prefixed logger and controls over the service and its dependencies.
+// Package harness is what a check is handed: clients that record a
+// transcript (HTTP as curl lines, SQL, Redis as redis-cli lines through a
+// go-redis hook, AMQP as rabbitmqadmin lines), handles on the run's
+// Postgres / Redis / RabbitMQ, the environment injected into the learner's
+// service, a seeded random source, a prefixed logger and controls over the
+// service and its dependencies.
 package harness
 
 import (
@@ -82,19 +84,24 @@ type H struct {
 	// PG is the grader's own connection to the run's database (nil when the
 	// run has no Postgres).
 	PG *pgxpool.Pool
-	// Redis is the grader's own client on the run's Redis database (nil when none).
+	// Redis is the grader's own client on the run's Redis database (nil when
+	// none). It records every command in this check's transcript as a
+	// redis-cli line (see redis.go); it shares the run's pool: never Close it.
 	Redis *redis.Client
 	// AMQPURL is the run's broker URL ("" when none).
 	AMQPURL string
+	// AMQPManagementURL is the broker's management API ("" when unknown).
+	AMQPManagementURL string
 	// Auth is true when the run includes the auth stage: requests then carry
 	// the run's default user's Bearer token unless told otherwise.
 	Auth bool
 	// Logf prints a progress line prefixed [grader] (to stderr).
 	Logf func(format string, args ...any)
 
-	client *http.Client
-	check  *checkState
-	shared *shared
+	client    *http.Client
+	redisBase *redis.Client // the run's client, unrecorded
+	check     *checkState
+	shared    *shared
 }
 
 // checkState is what belongs to one check: its transcript and its
@@ -123,8 +130,11 @@ type Options struct {
 	PG      *pgxpool.Pool
 	Redis   *redis.Client
 	AMQPURL string
-	Auth    bool
-	Logf    func(format string, args ...any)
+	// AMQPManagementURL is the broker's management API (credentials in the
+	// URL, else the AMQP URL's), for reading queue arguments.
+	AMQPManagementURL string
+	Auth              bool
+	Logf              func(format string, args ...any)
 	// RequestTimeout bounds each HTTP request (default 10s).
 	RequestTimeout time.Duration
 }
@@ -142,26 +152,29 @@ func New(o Options) *H {
 		IdleConnTimeout:     30 * time.Second,
 		DisableCompression:  true,
 	}
-	return &H{
-		Env:     o.Env,
-		Seed:    o.Seed,
-		Rand:    rand.New(rand.NewPCG(uint64(o.Seed), 0)),
-		Service: o.Service,
-		Faults:  o.Faults,
-		PG:      o.PG,
-		Redis:   o.Redis,
-		AMQPURL: o.AMQPURL,
-		Auth:    o.Auth,
-		Logf:    o.Logf,
+	h := &H{
+		Env:               o.Env,
+		Seed:              o.Seed,
+		Rand:              rand.New(rand.NewPCG(uint64(o.Seed), 0)),
+		Service:           o.Service,
+		Faults:            o.Faults,
+		PG:                o.PG,
+		AMQPURL:           o.AMQPURL,
+		AMQPManagementURL: o.AMQPManagementURL,
+		Auth:              o.Auth,
+		Logf:              o.Logf,
 		client: &http.Client{
 			Transport: tr,
 			Timeout:   o.RequestTimeout,
 			// Checks look at redirects themselves.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		check:  &checkState{},
-		shared: &shared{},
+		redisBase: o.Redis,
+		check:     &checkState{},
+		shared:    &shared{},
 	}
+	h.Redis = recordedRedis(o.Redis, h)
+	return h
 }
 
 // ForCheck returns a copy of h for one check: a fresh transcript, no
@@ -172,6 +185,7 @@ func (h *H) ForCheck(id string) *H {
 	f.Write([]byte(id))
 	c.Rand = rand.New(rand.NewPCG(uint64(h.Seed), f.Sum64()))
 	c.check = &checkState{}
+	c.Redis = recordedRedis(h.redisBase, &c)
 	return &c
 }
 

@@ -49,7 +49,7 @@ graded (re-run to retry those), 130 interrupted.`,
 			o.Dirs = args
 			o.Selection = run.selection(cmd)
 			var err error
-			if o.Services, err = svc.options(); err != nil {
+			if o.Services, err = svc.options(sys.Services.Names()); err != nil {
 				return err
 			}
 			o.Log = ios.ErrOut

@@ -35,7 +35,7 @@ func (f *serviceFlags) register(cmd *cobra.Command) {
 
 // options turns the flags into grading's service options (the mode is
 // checked by grading, with the caller's other mistakes).
-func (f *serviceFlags) options() (grading.ServiceOptions, error) {
+func (f *serviceFlags) options(known []grader.Service) (grading.ServiceOptions, error) {
 	o := grading.ServiceOptions{
 		Mode:        f.mode,
 		PostgresURL: f.postgresURL, RedisURL: f.redisURL, AMQPURL: f.amqpURL, AMQPManagementURL: f.amqpMgmtURL,
@@ -44,8 +44,12 @@ func (f *serviceFlags) options() (grading.ServiceOptions, error) {
 	for _, kv := range f.images {
 		k, v, ok := strings.Cut(kv, "=")
 		svc := grader.Service(k)
-		if !ok || v == "" || !slices.Contains([]grader.Service{grader.Postgres, grader.Redis, grader.RabbitMQ}, svc) {
-			return o, usagef("--image %q: expected postgres=REF, redis=REF or rabbitmq=REF", kv)
+		if !ok || v == "" || !slices.Contains(known, svc) {
+			forms := make([]string, len(known))
+			for i, n := range known {
+				forms[i] = string(n) + "=REF"
+			}
+			return o, usagef("--image %q: expected one of %s", kv, strings.Join(forms, ", "))
 		}
 		o.Images[svc] = v
 	}
@@ -157,7 +161,7 @@ func runCheck(ctx context.Context, o *checkOptions, sel grading.Selection) error
 	if err != nil {
 		return err
 	}
-	sopts, err := o.svc.options()
+	sopts, err := o.svc.options(o.sys.Services.Names())
 	if err != nil {
 		return err
 	}

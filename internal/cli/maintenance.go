@@ -13,7 +13,7 @@ func newCmdDoctor(ios *IOStreams, sys grading.System) *cobra.Command {
 		Short: "Check that this machine can run the grader: Docker, images, external services",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o, err := svc.options()
+			o, err := svc.options(sys.Services.Names())
 			if err != nil {
 				return err
 			}

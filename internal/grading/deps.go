@@ -69,6 +69,8 @@ type Services interface {
 	Doctor(ctx context.Context, o ServiceOptions, w io.Writer) bool
 	// Clean removes what killed runs left behind.
 	Clean(ctx context.Context, w io.Writer) error
+	// Names lists the backing services the grader can provide, in order.
+	Names() []grader.Service
 }
 
 // Project is the learner's project as grading sees it: its manifest, or

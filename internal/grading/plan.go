@@ -130,12 +130,8 @@ func NewPlan(f Selection, m *Project) (*Plan, error) {
 		}
 	}
 	for _, name := range m.Services {
+		// The names were checked against the registry when the manifest was loaded.
 		svc := grader.Service(strings.ToLower(strings.TrimSpace(name)))
-		switch svc {
-		case grader.Postgres, grader.Redis, grader.RabbitMQ:
-		default:
-			return nil, Usagef("grader.yaml lists service %q; the services are postgres, redis and rabbitmq", name)
-		}
 		if !seen[svc] {
 			seen[svc] = true
 			p.Need = append(p.Need, svc)

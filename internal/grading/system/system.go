@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 
 	"github.com/backend-grader/grader/internal/grader"
 	"github.com/backend-grader/grader/internal/grading"
@@ -70,6 +71,8 @@ func (Services) Doctor(ctx context.Context, o grading.ServiceOptions, w io.Write
 }
 
 // Clean removes what killed runs left behind.
+func (Services) Names() []grader.Service { return services.Names() }
+
 func (Services) Clean(ctx context.Context, w io.Writer) error {
 	return translate(services.Clean(ctx, w))
 }
@@ -101,6 +104,11 @@ func (Launcher) Load(dir string) (*grading.Project, error) {
 	m, err := submission.Load(dir)
 	if err != nil {
 		return nil, translate(err)
+	}
+	for _, name := range m.Services {
+		if err := services.Validate(strings.ToLower(strings.TrimSpace(name))); err != nil {
+			return nil, grading.Usagef("grader.yaml lists %v", err)
+		}
 	}
 	return &grading.Project{
 		Dir: dir, Found: m.Found, Detected: m.Detected,

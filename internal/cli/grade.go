@@ -132,6 +132,7 @@ func grade(ctx context.Context, in gradeInput) (*grader.Report, error) {
 		Auth:    p.auth,
 		Logf:    in.logf,
 	}
+	hopts.BasePath, hopts.Tables = m.BasePath, m.Tables // grader.yaml: where the routes and the data live
 	if scope != nil {
 		hopts.PG, hopts.Redis, hopts.AMQPURL, hopts.Faults = scope.PG, scope.Redis, scope.AMQPURL, scope.Faults
 	}

@@ -92,6 +92,12 @@ type H struct {
 	// Logf prints a progress line prefixed [grader] (to stderr).
 	Logf func(format string, args ...any)
 
+	// BasePath is the prefix every route of the track lives under
+	// (grader.yaml basePath; "" for the root). URL and Do add it.
+	BasePath string
+	// Tables is grader.yaml's tables: what data discovery is told.
+	Tables Tables
+
 	client *http.Client
 	steps  *[]Step
 	shared *shared
@@ -101,6 +107,7 @@ type shared struct {
 	mu   sync.Mutex
 	user *User
 	n    int // users registered so far, for unique e-mails
+	memo sync.Map
 }
 
 // Options configure New.
@@ -116,6 +123,17 @@ type Options struct {
 	Logf    func(format string, args ...any)
 	// RequestTimeout bounds each HTTP request (default 10s).
 	RequestTimeout time.Duration
+	// BasePath is the prefix of every route (grader.yaml basePath).
+	BasePath string
+	// Tables names where the data lives (grader.yaml tables).
+	Tables Tables
+}
+
+// Tables says, per logical table (todos, users), the project's table and
+// its own names for the grader's columns (grader.yaml tables:).
+type Tables = map[string]struct {
+	Table   string
+	Columns map[string]string
 }
 
 // New makes the run's harness.
@@ -131,7 +149,7 @@ func New(o Options) *H {
 		IdleConnTimeout:     30 * time.Second,
 		DisableCompression:  true,
 	}
-	return &H{
+	h := &H{
 		Env:     o.Env,
 		Seed:    o.Seed,
 		Rand:    rand.New(rand.NewPCG(uint64(o.Seed), 0)),
@@ -151,6 +169,8 @@ func New(o Options) *H {
 		steps:  &[]Step{},
 		shared: &shared{},
 	}
+	h.BasePath, h.Tables = o.BasePath, o.Tables
+	return h
 }
 
 // ForCheck returns a copy of h for one check: a fresh transcript and a random
@@ -172,5 +192,21 @@ func (h *H) Record(kind, command, output string) {
 // Transcript returns the steps recorded so far in this check.
 func (h *H) Transcript() []Step { return append([]Step(nil), (*h.steps)...) }
 
-// URL returns the service's base URL joined with path.
-func (h *H) URL(path string) string { return h.Service.URL() + path }
+// URL returns the service's URL for a route of the track: the base URL,
+// the base path, then path ("/todos").
+func (h *H) URL(path string) string { return h.Service.URL() + h.BasePath + path }
+
+// Path returns a route's path as the service serves it (under the base
+// path), for requests to another instance or over a raw connection.
+func (h *H) Path(path string) string { return h.BasePath + path }
+
+// RunValue returns the run-wide value kept under key, made by make on
+// first use (e.g. where the data lives, found once per run). Checks share
+// it whatever copy of h they hold.
+func (h *H) RunValue(key any, make func() any) any {
+	if v, ok := h.shared.memo.Load(key); ok {
+		return v
+	}
+	v, _ := h.shared.memo.LoadOrStore(key, make())
+	return v
+}

@@ -104,7 +104,7 @@ func TestServiceEnvURLParts(t *testing.T) {
 		"REDIS_ADDR": "${REDIS_URL.host}:${REDIS_URL.port}", "REDIS_DB": "${REDIS_URL.database}",
 		"REDIS_PASS": "${REDIS_URL.password}",
 		"MQ_VHOST":   "${AMQP_URL.database}", "MQ_USER": "${AMQP_URL.user}",
-		"BAD":        "[${JWT_SECRET.host}]",
+		"BAD": "[${JWT_SECRET.host}]",
 	}
 	env, notes := serviceEnv(nil, vars, 8080, mapping)
 	want := map[string]string{

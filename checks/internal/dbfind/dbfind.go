@@ -388,8 +388,13 @@ func cached(ctx context.Context, h *harness.H, logical string, find func() (*Tab
 	}
 	t, err := find()
 	if err != nil {
+		// What the probe or the search already judged (a failed setup, a
+		// blocked precondition, nothing found) goes back as it is; only
+		// the grader's own SQL trouble is an error.
 		var nf *NotFound
-		if errors.As(err, &nf) {
+		var f *grader.Failure
+		var p *grader.Precondition
+		if errors.As(err, &nf) || errors.As(err, &f) || errors.As(err, &p) {
 			return nil, err
 		}
 		return nil, grader.Errorf("finding the %s table: %v", logical, err)

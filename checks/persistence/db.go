@@ -60,7 +60,7 @@ func probe(ctx context.Context, h *harness.H) (dbfind.Todo, error) {
 	title := expect.Title(h.Rand)
 	got, err := create(ctx, h, title, "found "+expect.Title(h.Rand), "")
 	if err != nil {
-		return dbfind.Todo{}, grader.Blockedf(createIsRowID, "creating a todo to find the table it is stored in: %v", err)
+		return dbfind.Todo{}, grader.Blockedf("rest.create", "creating a todo to find the table it is stored in: %v", err)
 	}
 	return sampleOf(ctx, h, got)
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/sha512"
 	"encoding/hex"
 	"fmt"
+	"github.com/backend-grader/grader/checks/internal/dbfind"
 	"net/http"
 	"regexp"
 	"sort"
@@ -66,14 +67,18 @@ func passwordHashed(ctx context.Context, h *harness.H) error {
 	if err != nil {
 		return err
 	}
-	rows, err := h.Query(ctx, "SELECT to_jsonb(u) AS row FROM users u WHERE lower(u.email) = lower($1)", u.Email)
+	tab, err := usersTable(ctx, h, u, true)
 	if err != nil {
-		return grader.Failf("reading the user from table users: %v", err).
-			WithHint("keep users in table users, with the e-mail in column email and the password hash in a column of its own")
+		return err
+	}
+	rows, err := h.Query(ctx, "SELECT to_jsonb(u) AS row FROM "+tab.Ident()+" u WHERE lower("+tab.Col("email")+"::text) = lower($1)", u.Email)
+	if err != nil {
+		return grader.Failf("reading the user from table %s: %v", tab.Shown, err).
+			WithHint("keep users in a table of their own, with the e-mail in one column and the password hash in another")
 	}
 	if len(rows) != 1 {
-		return grader.Failf("table users has %d rows with email %s, expected 1", len(rows), u.Email).
-			WithHint("POST /register stores the user in table users, e-mail in column email")
+		return grader.Failf("table %s has %d rows with e-mail %s, expected 1", tab.Shown, len(rows), u.Email).
+			WithHint("POST /register stores each user once")
 	}
 	row, _ := rows[0]["row"].(map[string]any)
 	cols := make([]string, 0, len(row))
@@ -98,7 +103,7 @@ func passwordHashed(ctx context.Context, h *harness.H) error {
 			v = string(b)
 		}
 		if strings.Contains(v, u.Password) {
-			return grader.Failf("column users.%s holds the password in plain text", col).
+			return grader.Failf("column %s.%s holds the password in plain text", tab.Shown, col).
 				WithHint("store only a salted slow hash of the password (bcrypt, argon2id, scrypt): whoever reads the table must not learn the passwords")
 		}
 		name, ok := digests[strings.ToLower(v)]
@@ -106,7 +111,7 @@ func passwordHashed(ctx context.Context, h *harness.H) error {
 			name, ok = digests[hex.EncodeToString([]byte(v))] // raw digest bytes
 		}
 		if ok {
-			return grader.Failf("column users.%s holds an unsalted %s digest of the password", col, name).
+			return grader.Failf("column %s.%s holds an unsalted %s digest of the password", tab.Shown, col, name).
 				WithHint("a bare %s digest is cracked in seconds with precomputed tables: use a salted slow hash such as bcrypt or argon2id", name)
 		}
 		for _, f := range hashFormats {
@@ -116,7 +121,7 @@ func passwordHashed(ctx context.Context, h *harness.H) error {
 		}
 	}
 	if found == "" {
-		return grader.Failf("no column of the user's row in table users holds a recognisable password hash (columns: %s)", strings.Join(cols, ", ")).
+		return grader.Failf("no column of the user's row in table %s holds a recognisable password hash (columns: %s)", tab.Shown, strings.Join(cols, ", ")).
 			WithHint("hash passwords with bcrypt ($2b$...), argon2id ($argon2id$...), scrypt or pbkdf2 in their standard encoded form, which carries the salt and the cost")
 	}
 	return nil
@@ -307,4 +312,22 @@ func passwordKey(v any) string {
 		}
 	}
 	return ""
+}
+
+// passwordHashedID grades users being stored (with their password hash):
+// a check that cannot find the users table is blocked by it.
+const passwordHashedID = "auth.password-hashed"
+
+// usersTable finds the run's users table from u, a user just registered
+// (once per run). grades says the calling check's subject is the stored
+// user: it then fails when the table cannot be found; any other check is
+// blocked by auth.password-hashed.
+func usersTable(ctx context.Context, h *harness.H, u *harness.User, grades bool) (*dbfind.Table, error) {
+	t, err := dbfind.Users(ctx, h, func(context.Context) (dbfind.User, error) {
+		return dbfind.User{Email: u.Email, ID: u.ID}, nil
+	})
+	if err != nil {
+		return nil, dbfind.As(err, passwordHashedID, grades)
+	}
+	return t, nil
 }

@@ -88,14 +88,17 @@ func tokenClaims(ctx context.Context, h *harness.H) error {
 	if err != nil {
 		return err
 	}
-	rows, err := h.Query(ctx, "SELECT id::text AS id FROM users WHERE lower(email) = lower($1)", c.Email)
+	tab, err := usersTable(ctx, h, &harness.User{Email: c.Email}, false)
 	if err != nil {
-		return grader.Failf("reading the user from table users: %v", err).
-			WithHint("users live in table users with at least the columns id and email")
+		return err
+	}
+	rows, err := h.Query(ctx, "SELECT "+tab.Col("id")+"::text AS id FROM "+tab.Ident()+" WHERE lower("+tab.Col("email")+"::text) = lower($1)", c.Email)
+	if err != nil {
+		return grader.Errorf("reading the user from table %s: %v", tab.Shown, err)
 	}
 	if len(rows) != 1 {
-		return grader.Failf("table users has %d rows with email %s, expected 1", len(rows), c.Email).
-			WithHint("POST /register stores the user (with the e-mail as sent) in table users")
+		return grader.Blockedf(passwordHashedID, "table %s has %d rows with e-mail %s, expected 1", tab.Shown, len(rows), c.Email).
+			WithHint("POST /register stores each user once, with the e-mail as sent")
 	}
 	userID, _ := rows[0]["id"].(string)
 	for _, x := range []struct{ from, tok string }{{"POST /register", regTok}, {"POST /login", loginTok}} {
@@ -110,7 +113,7 @@ func tokenClaims(ctx context.Context, h *harness.H) error {
 				WithHint("issue HS256 tokens signed with JWT_SECRET")
 		}
 		if sub := claims.Subject(); sub != userID {
-			return grader.Failf("the token from %s has sub %q, but the user's id in table users is %q", x.from, sub, userID).
+			return grader.Failf("the token from %s has sub %q, but the user's id in %s is %q", x.from, sub, tab.Name("id"), userID).
 				WithHint("put the user's id (users.id) in the sub claim, as a string")
 		}
 		exp, ok := claims.Time("exp")

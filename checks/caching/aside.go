@@ -3,6 +3,7 @@ package caching
 import (
 	"context"
 
+	"github.com/backend-grader/grader/checks/internal/dbfind"
 	"github.com/backend-grader/grader/checks/internal/expect"
 	"github.com/backend-grader/grader/checks/internal/rediskeys"
 	"github.com/backend-grader/grader/checks/internal/todos"
@@ -124,13 +125,19 @@ func hitReadsRedis(ctx context.Context, h *harness.H) error {
 	if _, _, err := getTodo(ctx, h, "", t.ID); err != nil {
 		return err
 	}
+	tab, err := dbfind.Todos(ctx, h, func(context.Context) (dbfind.Todo, error) {
+		return dbfind.Todo{ID: t.ID, Title: t.Title, Description: t.Description, Status: t.Status}, nil
+	})
+	if err != nil {
+		return dbfind.As(err, "persistence.create-is-row", false)
+	}
 	changed := "changed in postgres " + expect.Title(h.Rand)
-	n, err := h.Exec(ctx, "UPDATE todos SET title = $1 WHERE id::text = $2", changed, t.ID)
+	n, err := h.Exec(ctx, "UPDATE "+tab.Ident()+" SET "+tab.Col("title")+" = $1 WHERE "+tab.Col("id")+"::text = $2", changed, t.ID)
 	if err != nil {
 		return grader.Errorf("changing the todo's title in Postgres: %v", err)
 	}
 	if n != 1 {
-		return grader.Errorf("changing the todo's title in Postgres: UPDATE todos ... WHERE id = '%s' matched %d rows, expected 1 (the persistence stage's table todos(id, title, ...))", t.ID, n)
+		return grader.Blockedf("persistence.create-is-row", "changing the todo's title in Postgres: UPDATE %s ... WHERE %s = '%s' matched %d rows, expected 1", tab.Shown, tab.Name("id"), t.ID, n)
 	}
 	resp, got, err := getTodo(ctx, h, "", t.ID)
 	if err != nil {

@@ -37,7 +37,7 @@ func head(ctx context.Context, h *harness.H) error {
 	deadline, _ := ctx.Deadline()
 	conn.SetDeadline(deadline)
 
-	fmt.Fprintf(conn, "HEAD /health HTTP/1.1\r\nHost: %s\r\nUser-Agent: grader\r\nConnection: close\r\n\r\n", base.Host)
+	fmt.Fprintf(conn, "HEAD %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: grader\r\nConnection: close\r\n\r\n", h.Path("/health"), base.Host)
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodHead})
 	if err != nil {

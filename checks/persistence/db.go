@@ -6,9 +6,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/backend-grader/grader/checks/internal/dbfind"
+	"github.com/backend-grader/grader/checks/internal/expect"
 	"github.com/backend-grader/grader/internal/grader"
 	"github.com/backend-grader/grader/internal/harness"
-	"github.com/jackc/pgx/v5"
 )
 
 // Row is a todo as the grader writes it to, or reads it from, table todos.
@@ -23,83 +24,67 @@ type Row struct {
 	OwnerID string
 }
 
-// Column is one column of the learner's todos table.
-type Column struct {
-	Name     string
-	Type     string // the type to cast to: "uuid", "text", "timestamptz", or a qualified user type
-	DataType string // information_schema's data_type, for messages
-	Nullable bool
-}
+// Table is the learner's todos table as the grader found it (package
+// dbfind): its own name and column names, the grader's names for them.
+type Table struct{ *dbfind.Table }
 
-// Table is the learner's todos table as the grader found it.
-type Table struct {
-	Columns []Column
-	byName  map[string]Column
-}
+// createIsRowID grades the todos being rows: any other check that cannot
+// find them is blocked by it.
+const createIsRowID = "persistence.create-is-row"
 
-// required are the columns STAGES.md names; owner_id joins them from auth on.
-var required = []string{"id", "title", "description", "status", "created_at", "updated_at"}
-
-// Has reports whether the table has column name.
-func (t *Table) Has(name string) bool { _, ok := t.byName[name]; return ok }
-
-// Inspect reads the columns of table todos (in the grader's current schema)
-// and fails, in a learner's terms, when the table or one of the columns the
-// grader relies on is missing.
+// Inspect finds the todos table (once per run: a todo is created through
+// the API and looked for by its title). When it cannot be found, the check
+// is blocked by persistence.create-is-row, which grades that.
 func Inspect(ctx context.Context, h *harness.H) (*Table, error) {
-	rows, err := h.Query(ctx, `SELECT column_name, data_type, udt_schema, udt_name, is_nullable
-		FROM information_schema.columns
-		WHERE table_schema = current_schema() AND table_name = 'todos'
-		ORDER BY ordinal_position`)
-	if err != nil {
-		return nil, grader.Errorf("reading the columns of table todos: %v", err)
-	}
-	if len(rows) == 0 {
-		return nil, grader.Failf("the database at DATABASE_URL has no table todos").
-			WithHint("the service should create its schema at start-up (CREATE TABLE IF NOT EXISTS todos (...)) and keep the todos there, not in memory")
-	}
-	t := &Table{byName: map[string]Column{}}
-	for _, r := range rows {
-		c := Column{
-			Name:     str(r["column_name"]),
-			DataType: str(r["data_type"]),
-			Nullable: str(r["is_nullable"]) == "YES",
-		}
-		schema, name := str(r["udt_schema"]), str(r["udt_name"])
-		if schema == "pg_catalog" {
-			c.Type = name
-		} else {
-			c.Type = pgx.Identifier{schema, name}.Sanitize()
-		}
-		t.Columns = append(t.Columns, c)
-		t.byName[c.Name] = c
-	}
-	var missing []string
-	for _, name := range required {
-		if !t.Has(name) {
-			missing = append(missing, name)
-		}
-	}
-	if len(missing) > 0 {
-		return nil, grader.Failf("table todos has no column %s (it has: %s)", strings.Join(missing, ", "), strings.Join(t.names(), ", ")).
-			WithHint("the grader reads todos(id, title, description, status, created_at, updated_at) directly: name the columns exactly so (snake_case)")
-	}
-	return t, nil
+	return inspect(ctx, h, nil)
 }
 
-func (t *Table) names() []string {
-	out := make([]string, len(t.Columns))
-	for i, c := range t.Columns {
-		out[i] = c.Name
+// inspect finds the table with sample as the todo to look for (nil: create
+// one); a sample means the caller grades the row being there, and fails.
+func inspect(ctx context.Context, h *harness.H, sample *dbfind.Todo) (*Table, error) {
+	t, err := dbfind.Todos(ctx, h, func(ctx context.Context) (dbfind.Todo, error) {
+		if sample != nil {
+			return *sample, nil
+		}
+		return probe(ctx, h)
+	})
+	if err != nil {
+		return nil, dbfind.As(err, createIsRowID, sample != nil)
 	}
-	return out
+	return &Table{t}, nil
+}
+
+// probe creates a todo with only a title and a description (what every
+// project accepts) for dbfind to look for.
+func probe(ctx context.Context, h *harness.H) (dbfind.Todo, error) {
+	title := expect.Title(h.Rand)
+	got, err := create(ctx, h, title, "found "+expect.Title(h.Rand), "")
+	if err != nil {
+		return dbfind.Todo{}, grader.Blockedf("rest.create", "creating a todo to find the table it is stored in: %v", err)
+	}
+	return sampleOf(ctx, h, got)
+}
+
+// sampleOf is what dbfind looks for, from a todo as the API showed it.
+func sampleOf(ctx context.Context, h *harness.H, got apiTodo) (dbfind.Todo, error) {
+	s := dbfind.Todo{ID: got.ID, Title: got.Title, Description: got.Description, Status: got.Status}
+	s.CreatedAt, _ = expect.Time(got.CreatedAt)
+	s.UpdatedAt, _ = expect.Time(got.UpdatedAt)
+	if h.Auth {
+		u, err := h.User(ctx)
+		if err != nil {
+			return dbfind.Todo{}, err
+		}
+		s.OwnerID = u.ID
+	}
+	return s, nil
 }
 
 // param renders placeholder $n for column name, cast so that a Go string or
 // time is accepted whatever the column's type (uuid or text ids, an enum or
 // text status, timestamptz or timestamp times).
 func (t *Table) param(name string, n int) string {
-	c := t.byName[name]
+	c, _ := t.Column(name)
 	p := fmt.Sprintf("$%d", n)
 	switch c.Type {
 	case "text", "varchar", "bpchar":
@@ -121,7 +106,7 @@ func (t *Table) param(name string, n int) string {
 // error: the learner's schema refused a row the contract allows.
 func (t *Table) Insert(ctx context.Context, h *harness.H, r Row) error {
 	if err := t.insert(ctx, h, r, nil); err != nil {
-		return grader.Failf("the grader could not insert a todo into table todos: %v", err).
+		return grader.Failf("the grader could not insert a todo into table %s: %v", t.Shown, err).
 			WithHint("the grader fills id (a UUID), title, description, status, created_at, updated_at%s: any other column needs a default, and these columns must accept such values",
 				map[bool]string{true: " and owner_id", false: ""}[r.OwnerID != ""])
 	}
@@ -131,15 +116,23 @@ func (t *Table) Insert(ctx context.Context, h *harness.H, r Row) error {
 // insert writes r, with raw SQL in place of the value of the columns named
 // in raw (e.g. "title": "NULL"), and returns the database's error.
 func (t *Table) insert(ctx context.Context, h *harness.H, r Row, raw map[string]string) error {
-	cols := []string{"id", "title", "description", "status", "created_at", "updated_at"}
-	vals := []any{r.ID, r.Title, r.Description, r.Status, r.CreatedAt.UTC(), r.UpdatedAt.UTC()}
+	cols := []string{"id", "title", "description"}
+	vals := []any{r.ID, r.Title, r.Description}
+	if t.Has("status") || raw["status"] != "" {
+		cols = append(cols, "status")
+		vals = append(vals, r.Status)
+	}
+	cols = append(cols, "created_at", "updated_at")
+	vals = append(vals, r.CreatedAt.UTC(), r.UpdatedAt.UTC())
 	if r.OwnerID != "" && t.Has("owner_id") {
 		cols = append(cols, "owner_id")
 		vals = append(vals, r.OwnerID)
 	}
 	var args []any
 	ps := make([]string, len(cols))
+	names := make([]string, len(cols))
 	for i, c := range cols {
+		names[i] = t.Col(c)
 		if sql, ok := raw[c]; ok {
 			ps[i] = sql
 			continue
@@ -147,28 +140,32 @@ func (t *Table) insert(ctx context.Context, h *harness.H, r Row, raw map[string]
 		args = append(args, vals[i])
 		ps[i] = t.param(c, len(args))
 	}
-	sql := "INSERT INTO todos (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(ps, ", ") + ")"
+	sql := "INSERT INTO " + t.Ident() + " (" + strings.Join(names, ", ") + ") VALUES (" + strings.Join(ps, ", ") + ")"
 	_, err := h.Exec(ctx, sql, args...)
 	return err
 }
 
 // Delete removes the todo with id as the grader.
-func Delete(ctx context.Context, h *harness.H, id string) error {
-	_, err := h.Exec(ctx, "DELETE FROM todos WHERE id::text = $1", id)
+func (t *Table) Delete(ctx context.Context, h *harness.H, id string) error {
+	_, err := h.Exec(ctx, "DELETE FROM "+t.Ident()+" WHERE "+t.Col("id")+"::text = $1", id)
 	return err
 }
 
 // Select reads the todo with id from the table ("" owner when the table
 // has no owner_id column). ok is false when there is no such row.
 func (t *Table) Select(ctx context.Context, h *harness.H, id string) (r Row, ok bool, err error) {
-	owner := ""
+	owner, status := "", "'' AS status"
 	if t.Has("owner_id") {
-		owner = ", owner_id::text AS owner_id"
+		owner = ", " + t.Col("owner_id") + "::text AS owner_id"
 	}
-	rows, err := h.Query(ctx, `SELECT id::text AS id, title, description, status::text AS status, created_at, updated_at`+owner+
-		` FROM todos WHERE id::text = $1`, id)
+	if t.Has("status") {
+		status = t.Col("status") + "::text AS status"
+	}
+	rows, err := h.Query(ctx, "SELECT "+t.Col("id")+"::text AS id, "+t.Col("title")+" AS title, "+t.Col("description")+" AS description, "+status+
+		", "+t.Col("created_at")+" AS created_at, "+t.Col("updated_at")+" AS updated_at"+owner+
+		" FROM "+t.Ident()+" WHERE "+t.Col("id")+"::text = $1", id)
 	if err != nil {
-		return Row{}, false, grader.Failf("reading todo %s from table todos: %v", id, err).
+		return Row{}, false, grader.Failf("reading todo %s from table %s: %v", id, t.Shown, err).
 			WithHint("the grader reads todos(id, title, description, status, created_at, updated_at) directly: these columns must hold plain values (text or uuid id, text status, timestamps)")
 	}
 	if len(rows) == 0 {
@@ -180,7 +177,7 @@ func (t *Table) Select(ctx context.Context, h *harness.H, id string) (r Row, ok 
 	r.CreatedAt, okC = dbTime(x["created_at"])
 	r.UpdatedAt, okU = dbTime(x["updated_at"])
 	if !okC || !okU {
-		return Row{}, false, grader.Failf("columns created_at and updated_at of todo %s are not timestamps: created_at=%v, updated_at=%v", id, x["created_at"], x["updated_at"]).
+		return Row{}, false, grader.Failf("columns %s and %s of todo %s are not timestamps: %v and %v", t.Name("created_at"), t.Name("updated_at"), id, x["created_at"], x["updated_at"]).
 			WithHint("store times in timestamptz columns (timestamp with time zone), so that both the service and the grader read the same instant")
 	}
 	return r, true, nil
@@ -215,11 +212,11 @@ func str(v any) string {
 	return fmt.Sprint(v)
 }
 
-// Count returns the number of rows in todos.
-func Count(ctx context.Context, h *harness.H) (int64, error) {
-	rows, err := h.Query(ctx, "SELECT count(*) AS n FROM todos")
+// Count returns the number of rows in the todos table.
+func (t *Table) Count(ctx context.Context, h *harness.H) (int64, error) {
+	rows, err := h.Query(ctx, "SELECT count(*) AS n FROM "+t.Ident())
 	if err != nil {
-		return 0, grader.Errorf("counting the rows of table todos: %v", err)
+		return 0, grader.Errorf("counting the rows of table %s: %v", t.Shown, err)
 	}
 	n, _ := rows[0]["n"].(int64)
 	return n, nil

@@ -1,6 +1,7 @@
 package persistence
 
 import (
+	"github.com/backend-grader/grader/checks/internal/dbfind"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -60,14 +61,14 @@ func TestOrderDiff(t *testing.T) {
 }
 
 func TestParamCastsByColumnType(t *testing.T) {
-	tab := &Table{byName: map[string]Column{
-		"id":         {Name: "id", Type: "uuid"},
-		"title":      {Name: "title", Type: "text"},
-		"status":     {Name: "status", Type: `"public"."todo_status"`},
-		"created_at": {Name: "created_at", Type: "timestamp"},
-		"updated_at": {Name: "updated_at", Type: "timestamptz"},
-		"owner_id":   {Name: "owner_id", Type: "int8"},
-	}}
+	tab := &Table{dbfind.Known("todos", "public", "todos", []dbfind.Column{
+		{Name: "id", Type: "uuid"},
+		{Name: "title", Type: "text"},
+		{Name: "status", Type: `"public"."todo_status"`},
+		{Name: "created_at", Type: "timestamp"},
+		{Name: "updated_at", Type: "timestamptz"},
+		{Name: "owner_id", Type: "int8"},
+	})}
 	for col, want := range map[string]string{
 		"id":         "$1::uuid",
 		"title":      "$1",

@@ -44,7 +44,7 @@ func limitEnforced(ctx context.Context, h *harness.H) error {
 		return err
 	}
 	return withFreshUser(ctx, h, func(u *harness.User) (error, bool) {
-		resps, err := sendAll(ctx, h, repeat(harness.Request{Path: ins[0].URL() + "/todos", Token: u.Token}, l.N+1))
+		resps, err := sendAll(ctx, h, repeat(harness.Request{Path: ins[0].URL() + h.Path("/todos"), Token: u.Token}, l.N+1))
 		if err != nil {
 			return err, false
 		}
@@ -69,7 +69,7 @@ func remainingCountsDown(ctx context.Context, h *harness.H) error {
 		return err
 	}
 	return withFreshUser(ctx, h, func(u *harness.User) (error, bool) {
-		resps, err := sendAll(ctx, h, repeat(harness.Request{Path: ins[0].URL() + "/todos", Token: u.Token}, l.N))
+		resps, err := sendAll(ctx, h, repeat(harness.Request{Path: ins[0].URL() + h.Path("/todos"), Token: u.Token}, l.N))
 		if err != nil {
 			return err, false
 		}
@@ -135,7 +135,7 @@ func perUser(ctx context.Context, h *harness.H) error {
 	if err != nil {
 		return err
 	}
-	url := ins[0].URL() + "/todos"
+	url := ins[0].URL() + h.Path("/todos")
 	if _, err := exhaust(ctx, h, harness.Request{Path: url, Token: a.Token}, l, "the limit could not be exhausted"); err != nil {
 		return err
 	}
@@ -163,7 +163,7 @@ func windowResets(ctx context.Context, h *harness.H) error {
 	if err != nil {
 		return err
 	}
-	req := harness.Request{Path: ins[0].URL() + "/todos", Token: u.Token}
+	req := harness.Request{Path: ins[0].URL() + h.Path("/todos"), Token: u.Token}
 	refused, err := exhaust(ctx, h, req, l, "there was no window to wait out")
 	if err != nil {
 		return err

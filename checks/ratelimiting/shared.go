@@ -25,7 +25,7 @@ func globalLimit(ctx context.Context, h *harness.H) error {
 	return withFreshUser(ctx, h, func(u *harness.User) (error, bool) {
 		reqs := make([]harness.Request, l.N+1)
 		for i := range reqs {
-			reqs[i] = harness.Request{Path: ins[i%2].URL() + "/todos", Token: u.Token}
+			reqs[i] = harness.Request{Path: ins[i%2].URL() + h.Path("/todos"), Token: u.Token}
 		}
 		resps, err := sendAll(ctx, h, reqs)
 		if err != nil {
@@ -49,7 +49,7 @@ func loginLimited(ctx context.Context, h *harness.H) error {
 	if err != nil {
 		return err
 	}
-	url := ins[0].URL() + "/login"
+	url := ins[0].URL() + h.Path("/login")
 	return withFreshUser(ctx, h, func(u *harness.User) (error, bool) {
 		reqs := make([]harness.Request, l.N+1)
 		for i := range reqs {
@@ -112,10 +112,10 @@ func limiterKeysExpire(ctx context.Context, h *harness.H) error {
 	if err != nil {
 		return err
 	}
-	if _, err := sendAll(ctx, h, repeat(harness.Request{Path: ins[0].URL() + "/todos", Token: u.Token}, l.N+1)); err != nil {
+	if _, err := sendAll(ctx, h, repeat(harness.Request{Path: ins[0].URL() + h.Path("/todos"), Token: u.Token}, l.N+1)); err != nil {
 		return err
 	}
-	if _, err := sendAll(ctx, h, repeat(harness.Request{Method: http.MethodPost, Path: ins[0].URL() + "/login", NoAuth: true,
+	if _, err := sendAll(ctx, h, repeat(harness.Request{Method: http.MethodPost, Path: ins[0].URL() + h.Path("/login"), NoAuth: true,
 		JSON: map[string]string{"email": u.Email, "password": "wrong-" + u.Password}}, 2)); err != nil {
 		return err
 	}

@@ -127,12 +127,14 @@ func location(ctx context.Context, h *harness.H) error {
 		return grader.Failf("POST /todos: expected a Location header with the new todo's URL (/todos/%s), got none", newID).
 			WithHint("a 201 Created names the new resource: set Location to /todos/{id} (relative is fine)")
 	}
-	path, err := resolve(h.Service.URL(), loc)
+	// Resolved against the request's URL, as a client would; path
+	// includes the base path, so it is requested as a full URL.
+	path, err := resolve(h.URL("/todos"), loc)
 	if err != nil {
 		return grader.Failf("POST /todos: Location %q: %v", loc, err).
 			WithHint("build Location from the path only (/todos/{id}): a hard-coded host or port is wrong wherever the service really runs")
 	}
-	got, err := h.Get(ctx, path)
+	got, err := h.Get(ctx, h.Service.URL()+path)
 	if err != nil {
 		return expect.Transport(err)
 	}

@@ -47,7 +47,7 @@ func bodyLimit(ctx context.Context, h *harness.H) error {
 	}
 	curl := harness.Curl(http.MethodPost, h.URL("/todos"), header, body)
 
-	status, respHeader, respBody, sent, err := postRaw(ctx, base.Host, header, body)
+	status, respHeader, respBody, sent, err := postRaw(ctx, base.Host, h.Path("/todos"), header, body)
 	if err != nil {
 		h.Record("http", curl, fmt.Sprintf("(no response: %v; %d of the %d body bytes had been sent)", err, sent, len(body)))
 		return grader.Failf("POST /todos with a %d-byte body (over 1 MiB): the connection ended without any response (%v), expected 413 Payload Too Large", len(body), err).
@@ -64,7 +64,7 @@ func bodyLimit(ctx context.Context, h *harness.H) error {
 // postRaw sends POST /todos with body over a fresh connection while reading
 // the response concurrently. It returns the response, or an error when the
 // connection ended without one, and how many body bytes were written.
-func postRaw(ctx context.Context, host string, header http.Header, body []byte) (int, http.Header, []byte, int, error) {
+func postRaw(ctx context.Context, host, path string, header http.Header, body []byte) (int, http.Header, []byte, int, error) {
 	d := net.Dialer{Timeout: 5 * time.Second}
 	conn, err := d.DialContext(ctx, "tcp", host)
 	if err != nil {
@@ -98,7 +98,7 @@ func postRaw(ctx context.Context, host string, header http.Header, body []byte) 
 	}()
 
 	var head strings.Builder
-	head.WriteString("POST /todos HTTP/1.1\r\nHost: " + host + "\r\n")
+	head.WriteString("POST " + path + " HTTP/1.1\r\nHost: " + host + "\r\n")
 	for k, vs := range header {
 		for _, v := range vs {
 			head.WriteString(k + ": " + v + "\r\n")

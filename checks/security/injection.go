@@ -2,6 +2,7 @@ package security
 
 import (
 	"context"
+	"github.com/backend-grader/grader/checks/internal/dbfind"
 	"net/http"
 	"net/url"
 	"slices"
@@ -32,6 +33,10 @@ func sqlInjectionTerm(ctx context.Context, h *harness.H) error {
 		return err
 	}
 	_, b, err := create(ctx, h, tok, "Plain note "+rw, "")
+	if err != nil {
+		return err
+	}
+	tab, err := todosTable(ctx, h, b)
 	if err != nil {
 		return err
 	}
@@ -67,7 +72,7 @@ func sqlInjectionTerm(ctx context.Context, h *harness.H) error {
 				WithHint("%s", paramHint)
 		}
 	}
-	return tableNotCreated(ctx, h, pwned)
+	return tableNotCreated(ctx, h, pwned, tab)
 }
 
 // sqlInjectionBody stores titles and descriptions full of SQL
@@ -96,6 +101,10 @@ func sqlInjectionBody(ctx context.Context, h *harness.H) error {
 	if err != nil {
 		return err
 	}
+	tab, err := todosTable(ctx, h, t2)
+	if err != nil {
+		return err
+	}
 	renamed := rw + " renamed' --"
 	resp, err := h.Do(ctx, harness.Request{Method: http.MethodPatch, Path: "/todos/" + t1.ID, Token: tok, JSON: map[string]string{"title": renamed}})
 	if err != nil {
@@ -109,8 +118,9 @@ func sqlInjectionBody(ctx context.Context, h *harness.H) error {
 	// An injected "--" may cut the title short too: count the rows whose
 	// title starts like the new one.
 	prefix := rw + " renamed"
-	rows, err := h.Query(ctx, "SELECT id::text AS id, title, description FROM todos WHERE id::text = $1 OR id::text = $2 OR strpos(title, $3) = 1 ORDER BY title",
-		t1.ID, t2.ID, prefix)
+	id, ttl := tab.Col("id")+"::text", tab.Col("title")
+	rows, err := h.Query(ctx, "SELECT "+id+" AS id, "+ttl+" AS title, "+tab.Col("description")+" AS description FROM "+tab.Ident()+
+		" WHERE "+id+" = $1 OR "+id+" = $2 OR strpos("+ttl+", $3) = 1 ORDER BY 2", t1.ID, t2.ID, prefix)
 	if err != nil {
 		return grader.Errorf("reading the todos back from Postgres: %v", err)
 	}
@@ -126,7 +136,7 @@ func sqlInjectionBody(ctx context.Context, h *harness.H) error {
 		}
 	}
 	if renamedRows > 1 {
-		return grader.Failf("PATCH /todos/%s with title %q renamed %d rows of table todos (read back with SQL), expected exactly that one", t1.ID, renamed, renamedRows).
+		return grader.Failf("PATCH /todos/%s with title %q renamed %d rows of table %s (read back with SQL), expected exactly that one", t1.ID, renamed, tab.Shown, renamedRows).
 			WithHint("%s", paramHint)
 	}
 	if statusErr != nil {
@@ -135,23 +145,37 @@ func sqlInjectionBody(ctx context.Context, h *harness.H) error {
 	for _, w := range []todo{{ID: t1.ID, Title: renamed, Description: desc}, {ID: t2.ID, Title: untouched}} {
 		g, ok := got[w.ID]
 		if !ok {
-			return grader.Errorf("todo %s is not in table todos (SELECT ... WHERE id = '%s' found nothing)", w.ID, w.ID)
+			return grader.Blockedf("persistence.create-is-row", "todo %s is not in table %s (SELECT ... WHERE %s = '%s' found nothing)", w.ID, tab.Shown, tab.Name("id"), w.ID)
 		}
 		if d := todos.Diff(w, todo{ID: w.ID, Title: g[0], Description: g[1]}); d != "" {
-			return grader.Failf("the row of todo %s in table todos does not hold what the API was sent:%s", w.ID, d).
+			return grader.Failf("the row of todo %s in table %s does not hold what the API was sent:%s", w.ID, tab.Shown, d).
 				WithHint("%s", paramHint)
 		}
 	}
-	return tableNotCreated(ctx, h, pwned)
+	return tableNotCreated(ctx, h, pwned, tab)
+}
+
+// todosTable finds the run's todos table (once per run) with t, a todo the
+// API just created, as the example; without a database it is nil. When it
+// cannot be found the check is blocked by persistence.create-is-row.
+func todosTable(ctx context.Context, h *harness.H, t todo) (*dbfind.Table, error) {
+	if h.PG == nil {
+		return nil, nil
+	}
+	tab, err := dbfind.Todos(ctx, h, func(context.Context) (dbfind.Todo, error) {
+		return dbfind.Todo{ID: t.ID, Title: t.Title, Description: t.Description, Status: t.Status}, nil
+	})
+	return tab, dbfind.As(err, "persistence.create-is-row", false)
 }
 
 // tableNotCreated checks that the table named in an injected CREATE TABLE
-// does not exist (and removes it when it does), and that todos survived.
-func tableNotCreated(ctx context.Context, h *harness.H, table string) error {
-	if h.PG == nil {
+// does not exist (and removes it when it does), and that the todos table
+// survived.
+func tableNotCreated(ctx context.Context, h *harness.H, table string, tab *dbfind.Table) error {
+	if h.PG == nil || tab == nil {
 		return nil
 	}
-	rows, err := h.Query(ctx, "SELECT to_regclass($1) IS NOT NULL AS created, to_regclass('todos') IS NOT NULL AS todos", table)
+	rows, err := h.Query(ctx, "SELECT to_regclass($1) IS NOT NULL AS created, to_regclass($2) IS NOT NULL AS todos", table, tab.Ident())
 	if err != nil || len(rows) != 1 {
 		return grader.Errorf("looking for table %s in Postgres: %v", table, err)
 	}
@@ -161,7 +185,7 @@ func tableNotCreated(ctx context.Context, h *harness.H, table string) error {
 			WithHint("%s", paramHint)
 	}
 	if ok, _ := rows[0]["todos"].(bool); !ok {
-		return grader.Failf("table todos no longer exists after the grader's input with SQL in it").WithHint("%s", paramHint)
+		return grader.Failf("table %s no longer exists after the grader's input with SQL in it", tab.Shown).WithHint("%s", paramHint)
 	}
 	return nil
 }

@@ -84,6 +84,10 @@ type Project struct {
 	Docker   bool
 	Build    string
 	Run      string
+	// BasePath and Tables say where the routes and the data live
+	// (grader.yaml basePath and tables).
+	BasePath string
+	Tables   harness.Tables
 	// Handle is the Launcher's own description of the project, handed back
 	// to its Build and Start.
 	Handle any

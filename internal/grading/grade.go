@@ -131,6 +131,7 @@ func Grade(ctx context.Context, p *Plan, d Deps) (*grader.Report, error) {
 		Auth:    p.Session,
 		Logf:    d.Logf,
 	}
+	hopts.BasePath, hopts.Tables = m.BasePath, m.Tables // grader.yaml: where the routes and the data live
 	if scope != nil {
 		hopts.PG, hopts.Redis, hopts.AMQPURL, hopts.Faults = scope.PG, scope.Redis, scope.AMQPURL, scope.Faults
 	}

@@ -98,6 +98,12 @@ type H struct {
 	// Logf prints a progress line prefixed [grader] (to stderr).
 	Logf func(format string, args ...any)
 
+	// BasePath is the prefix every route of the track lives under
+	// (grader.yaml basePath; "" for the root). URL and Do add it.
+	BasePath string
+	// Tables is grader.yaml's tables: what data discovery is told.
+	Tables Tables
+
 	client    *http.Client
 	redisBase *redis.Client // the run's client, unrecorded
 	check     *checkState
@@ -119,6 +125,7 @@ type shared struct {
 	mu   sync.Mutex
 	user *User
 	n    int // users registered so far, for unique e-mails
+	memo sync.Map
 }
 
 // Options configure New.
@@ -137,6 +144,17 @@ type Options struct {
 	Logf              func(format string, args ...any)
 	// RequestTimeout bounds each HTTP request (default 10s).
 	RequestTimeout time.Duration
+	// BasePath is the prefix of every route (grader.yaml basePath).
+	BasePath string
+	// Tables names where the data lives (grader.yaml tables).
+	Tables Tables
+}
+
+// Tables says, per logical table (todos, users), the project's table and
+// its own names for the grader's columns (grader.yaml tables:).
+type Tables = map[string]struct {
+	Table   string
+	Columns map[string]string
 }
 
 // New makes the run's harness.
@@ -174,6 +192,7 @@ func New(o Options) *H {
 		shared:    &shared{},
 	}
 	h.Redis = recordedRedis(o.Redis, h)
+	h.BasePath, h.Tables = o.BasePath, o.Tables
 	return h
 }
 
@@ -290,5 +309,21 @@ func (h *H) Has(service string) bool {
 	}
 }
 
-// URL returns the service's base URL joined with path.
-func (h *H) URL(path string) string { return h.Service.URL() + path }
+// URL returns the service's URL for a route of the track: the base URL,
+// the base path, then path ("/todos").
+func (h *H) URL(path string) string { return h.Service.URL() + h.BasePath + path }
+
+// Path returns a route's path as the service serves it (under the base
+// path), for requests to another instance or over a raw connection.
+func (h *H) Path(path string) string { return h.BasePath + path }
+
+// RunValue returns the run-wide value kept under key, made by make on
+// first use (e.g. where the data lives, found once per run). Checks share
+// it whatever copy of h they hold.
+func (h *H) RunValue(key any, make func() any) any {
+	if v, ok := h.shared.memo.Load(key); ok {
+		return v
+	}
+	v, _ := h.shared.memo.LoadOrStore(key, make())
+	return v
+}

@@ -32,6 +32,13 @@ type Manifest struct {
 	StartupTimeout Duration          `yaml:"startupTimeout"` // "30s"; default 30s
 	Services       []string          `yaml:"services"`
 	Env            map[string]string `yaml:"env"` // ${VAR} takes the grader's value, anything else literal
+	// BasePath is the prefix every route of the track lives under
+	// ("/api/v1"); "" means the routes sit at the root.
+	BasePath string `yaml:"basePath"`
+	// Tables says where the data lives when the grader cannot find it by
+	// itself: a logical table (todos, users) to the project's table and,
+	// optionally, its columns.
+	Tables Tables `yaml:"tables"`
 
 	Dir      string `yaml:"-"` // absolute project dir
 	Found    bool   `yaml:"-"` // grader.yaml was read
@@ -120,7 +127,7 @@ func Load(dir string) (*Manifest, error) {
 }
 
 // manifestKeys lists grader.yaml's keys, for the unknown-key error.
-const manifestKeys = "stage, build, run, docker, startupTimeout, services, env"
+const manifestKeys = "stage, build, run, docker, startupTimeout, services, env, basePath, tables"
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
@@ -146,10 +153,16 @@ func parseManifest(name string, data []byte) (*Manifest, error) {
 			Message: fmt.Sprintf("%s has no run: say how to start your service in the foreground", name),
 			Hint:    exampleManifest + "\n(or docker: true to build ./Dockerfile and run the image)"}
 	}
-	for k := range m.Env {
+	if err := checkBasePath(name, &root, m.BasePath); err != nil {
+		return nil, err
+	}
+	for k, v := range m.Env {
 		where := name
 		if line := keyLine(&root, "env", k); line > 0 {
 			where = fmt.Sprintf("%s line %d", name, line)
+		}
+		if err := checkRefs(where, k, v); err != nil {
+			return nil, err
 		}
 		if !envName.MatchString(k) {
 			return nil, &ProjectError{Kind: "manifest",

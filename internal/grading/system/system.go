@@ -16,6 +16,7 @@ import (
 
 	"github.com/backend-grader/grader/internal/grader"
 	"github.com/backend-grader/grader/internal/grading"
+	"github.com/backend-grader/grader/internal/harness"
 	"github.com/backend-grader/grader/internal/services"
 	"github.com/backend-grader/grader/internal/submission"
 )
@@ -114,6 +115,7 @@ func (Launcher) Load(dir string) (*grading.Project, error) {
 		Dir: dir, Found: m.Found, Detected: m.Detected,
 		Stage: m.Stage, Services: m.Services,
 		Docker: m.Docker, Build: m.Build, Run: m.Run,
+		BasePath: m.BasePath, Tables: harness.Tables(m.Tables),
 		Handle: m,
 	}, nil
 }
@@ -125,7 +127,8 @@ func manifest(p *grading.Project) *submission.Manifest {
 		return m
 	}
 	m := &submission.Manifest{Dir: p.Dir, Found: p.Found, Detected: p.Detected, Stage: p.Stage,
-		Services: p.Services, Docker: p.Docker, Build: p.Build, Run: p.Run}
+		Services: p.Services, Docker: p.Docker, Build: p.Build, Run: p.Run,
+		BasePath: p.BasePath, Tables: submission.Tables(p.Tables)}
 	p.Handle = m // Start needs what Build recorded (the image of docker: true)
 	return m
 }

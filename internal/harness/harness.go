@@ -15,6 +15,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/backend-grader/grader/internal/verdict"
 )
 
 // Step is one recorded interaction, shown to the learner when a check fails:
@@ -101,6 +103,8 @@ type shared struct {
 	mu   sync.Mutex
 	user *User
 	n    int // users registered so far, for unique e-mails
+	// regFailed is why registering a user failed, once it has (users.go).
+	regFailed *verdict.Precondition
 }
 
 // Options configure New.

@@ -40,6 +40,8 @@ type Response struct {
 	// such as "GET /todos/1: expected 200, got 404").
 	Method string
 	Path   string
+	// SentToken is true when the request carried an Authorization header.
+	SentToken bool
 }
 
 // MaxBodyShown is how much of a body a transcript keeps.
@@ -109,7 +111,8 @@ func (h *H) Do(ctx context.Context, r Request) (*Response, error) {
 		h.Record("http", curl, FormatResponse(resp.StatusCode, resp.Header, rb)+"\n(the body was cut off: "+describeTransportError(err)+")")
 		return nil, fmt.Errorf("%s %s: the response body could not be read: %s", r.Method, r.Path, describeTransportError(err))
 	}
-	out := &Response{Status: resp.StatusCode, Header: resp.Header, Body: rb, Curl: curl, Method: r.Method, Path: r.Path}
+	out := &Response{Status: resp.StatusCode, Header: resp.Header, Body: rb, Curl: curl, Method: r.Method, Path: r.Path,
+		SentToken: header.Get("Authorization") != ""}
 	h.Record("http", curl, FormatResponse(resp.StatusCode, resp.Header, rb))
 	return out, nil
 }
@@ -117,18 +120,6 @@ func (h *H) Do(ctx context.Context, r Request) (*Response, error) {
 // Get is Do with GET.
 func (h *H) Get(ctx context.Context, path string) (*Response, error) {
 	return h.Do(ctx, Request{Method: http.MethodGet, Path: path})
-}
-
-// DecodeJSON decodes the body into v; the error says what was wrong with the
-// body in a learner's terms.
-func (r *Response) DecodeJSON(v any) error {
-	if len(bytes.TrimSpace(r.Body)) == 0 {
-		return fmt.Errorf("the response body is empty, expected JSON")
-	}
-	if err := json.Unmarshal(r.Body, v); err != nil {
-		return fmt.Errorf("the response body is not the JSON expected (%v): %s", err, Shorten(string(r.Body), 200))
-	}
-	return nil
 }
 
 // Curl renders a request as a curl command line the learner can paste.
@@ -150,6 +141,9 @@ func Curl(method, url string, header http.Header, body []byte) string {
 	sort.Strings(keys)
 	for _, k := range keys {
 		for _, v := range header[k] {
+			if k == "Authorization" {
+				v = ShortenCredential(v)
+			}
 			b.WriteString(" -H " + shellQuote(k+": "+v))
 		}
 	}
@@ -161,6 +155,23 @@ func Curl(method, url string, header http.Header, body []byte) string {
 		b.WriteString(" --data-raw " + shellQuote(s))
 	}
 	return b.String()
+}
+
+// ShortenCredential shortens the token of an Authorization value for a
+// transcript: "Bearer eyJhbGciOiJIUzI1NiIs…(183 chars)". A short value
+// (a forged or malformed token a check sent on purpose) is kept whole.
+func ShortenCredential(v string) string {
+	scheme, tok, ok := strings.Cut(v, " ")
+	if !ok {
+		scheme, tok = "", v
+	} else {
+		scheme += " "
+	}
+	const keep = 20
+	if len(tok) <= 2*keep+8 {
+		return v
+	}
+	return fmt.Sprintf("%s%s…(%d chars)", scheme, tok[:keep], len(tok))
 }
 
 // FormatResponse renders a response as the learner would see it with curl -i,

@@ -110,7 +110,7 @@ func unguessableIDs(ctx context.Context, h *harness.H) error {
 	for range 2 {
 		u, err := h.NewUser(ctx)
 		if err != nil {
-			return grader.Errorf("%v", err)
+			return err
 		}
 		userIDs = append(userIDs, u.ID)
 	}

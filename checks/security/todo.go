@@ -28,7 +28,7 @@ func freshToken(ctx context.Context, h *harness.H) (string, error) {
 	}
 	u, err := h.NewUser(ctx)
 	if err != nil {
-		return "", grader.Errorf("%v", err)
+		return "", err
 	}
 	return u.Token, nil
 }

@@ -215,3 +215,17 @@ func TokenClaims(token string) (map[string]any, error) {
 	}
 	return claims, nil
 }
+
+// TokenClaimsCheck grades the claims of the service's tokens (sub among them).
+const TokenClaimsCheck = "auth.token-claims"
+
+// NeedID returns nil when the user's id is known (the token is a JWT with
+// a sub claim), else an error that blocks the check by auth.token-claims,
+// for checks that must name the user (an owner_id, an ownerId).
+func (u *User) NeedID() error {
+	if u.ID != "" {
+		return nil
+	}
+	return verdict.Blockedf(TokenClaimsCheck, "the token of a registered user carries no sub claim, so the grader cannot tell the user's id").
+		WithHint("put the user's id in the token's sub claim: see auth.token-claims")
+}

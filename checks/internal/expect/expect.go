@@ -37,6 +37,7 @@ import (
 
 	"github.com/backend-grader/grader/internal/grader"
 	"github.com/backend-grader/grader/internal/harness"
+	"github.com/backend-grader/grader/internal/verdict"
 )
 
 // Hint sets the hint of err when it is a *grader.Failure and returns err;
@@ -251,7 +252,8 @@ func Describe(v any) string {
 
 // Transport turns an error from h.Do (no response at all) into a Failure
 // with a hint about the usual cause; nil and non-transport errors (a
-// Failure, a Skipped, ...) are returned unchanged.
+// Failure, a Skipped, a Precondition when the run's user could not be had,
+// ...) are returned unchanged.
 func Transport(err error) error {
 	if err == nil {
 		return nil
@@ -259,7 +261,8 @@ func Transport(err error) error {
 	var f *grader.Failure
 	var s *grader.Skipped
 	var b *grader.Broken
-	if errors.As(err, &f) || errors.As(err, &s) || errors.As(err, &b) {
+	var p *grader.Precondition
+	if errors.As(err, &f) || errors.As(err, &s) || errors.As(err, &b) || errors.As(err, &p) || verdict.IsEnvironment(err) {
 		return err
 	}
 	out := grader.Failf("%v", err)

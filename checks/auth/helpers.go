@@ -90,7 +90,11 @@ func tokenFrom(resp *harness.Response, want int) (string, error) {
 // auth.register-login, which grades the exact form.
 func anyToken(resp *harness.Response) (string, error) {
 	if resp.Status < 200 || resp.Status > 299 {
-		return "", grader.Blockedf(harness.RegisterCheck, "%s answered %s", expect.Request(resp), expect.StatusText(resp.Status)).
+		what := "registering a user failed"
+		if strings.HasSuffix(resp.Path, "/login") {
+			what = "logging in failed"
+		}
+		return "", grader.Blockedf(harness.RegisterCheck, "%s: %s answered %s", what, expect.Request(resp), expect.StatusText(resp.Status)).
 			WithHint("this check needs POST /register and POST /login to work: see auth.register-login")
 	}
 	return harness.FindToken(resp.Body), nil

@@ -173,7 +173,7 @@ func ownerIDIgnored(ctx context.Context, h *harness.H) error {
 		return err
 	}
 	if t.OwnerID != nil && fmt.Sprint(t.OwnerID) != a.ID {
-		return grader.Failf("POST /todos with \"ownerId\": %q in the body by user %s answered ownerId %v", b.ID, a.ID, t.OwnerID).WithHint("%s", hint)
+		return grader.Failf("POST /todos with \"ownerId\": %q in the body by user %s answered ownerId %s", b.ID, a.ID, expect.Show(t.OwnerID)).WithHint("%s", hint)
 	}
 	rows, err := h.Query(ctx, "SELECT owner_id::text AS owner_id FROM todos WHERE id::text = $1", t.ID)
 	if err == nil && len(rows) == 1 {

@@ -44,7 +44,7 @@ func getPage(ctx context.Context, h *harness.H, path string) (*page, error) {
 	}
 	obj, ok := raw.(map[string]any)
 	if !ok {
-		return nil, grader.Failf(`GET %s: expected an object {"data": [...], "page": 1, "limit": 10, "total": N}, got %s`, path, harness.Shorten(string(resp.Body), 200)).
+		return nil, grader.Failf(`GET %s: expected an object {"data": [...], "page": 1, "limit": 10, "total": N}, got %s`, path, expect.Show(raw)).
 			WithHint("wrap the list: the todos go in data, with page, limit and total next to it, so that clients can page through")
 	}
 	var p page

@@ -63,7 +63,7 @@ func sqlInjectionTerm(ctx context.Context, h *harness.H) error {
 		slices.Sort(got)
 		slices.Sort(c.want)
 		if !slices.Equal(c.want, got) {
-			return grader.Failf("GET /todos?term=%s should list exactly the caller's todos whose title contains %q: expected ids %v, got %v", url.QueryEscape(c.term), c.term, c.want, got).
+			return grader.Failf("GET /todos?term=%s should list exactly the caller's todos whose title contains %q: expected ids %s, got %s", url.QueryEscape(c.term), c.term, expect.Show(c.want), expect.Show(got)).
 				WithHint("%s", paramHint)
 		}
 	}

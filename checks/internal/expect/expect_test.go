@@ -234,3 +234,16 @@ func TestNoteAndTransport(t *testing.T) {
 		t.Error("Transport must leave a Skipped alone")
 	}
 }
+
+func TestTimeTakesEveryRFC3339Form(t *testing.T) {
+	for _, s := range []string{"2026-01-02T15:04:05Z", "2026-01-02T15:04:05.123456789+02:00", "2026-01-02 15:04:05Z", "2026-01-02t15:04:05.5z", "2026-01-02T15:04:05-00:00"} {
+		if _, err := Time(s); err != nil {
+			t.Errorf("%s: %v", s, err)
+		}
+	}
+	for _, s := range []string{"1767366245", "2026-01-02", "2026-01-02T15:04:05", "02/01/2026 15:04"} {
+		if _, err := Time(s); err == nil {
+			t.Errorf("%s accepted", s)
+		}
+	}
+}

@@ -18,5 +18,10 @@ if ! up 5672 && command -v rabbitmq-server >/dev/null; then
   rabbitmq-server -detached || true
   wait_for 5672 rabbitmq
 fi
+# The management API gives each external-mode run its own vhost (DOCKER.md).
+if up 5672 && ! up 15672 && command -v rabbitmq-plugins >/dev/null; then
+  rabbitmq-plugins enable --quiet rabbitmq_management >/dev/null || true
+  wait_for 15672 rabbitmq-management
+fi
 for p in 5432 6379; do up "$p" || { echo "[local-services] nothing answers on 127.0.0.1:$p" >&2; exit 1; }; done
-echo "[local-services] postgres :5432, redis :6379$(up 5672 && echo ', rabbitmq :5672') answering"
+echo "[local-services] postgres :5432, redis :6379$(up 5672 && echo ', rabbitmq :5672')$(up 15672 && echo ', rabbitmq management :15672') answering"

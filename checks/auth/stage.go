@@ -34,12 +34,18 @@ func newSecret(r *rand.Rand) string {
 	return string(b)
 }
 
+// What the checks below look into themselves (grader.Check.Needs).
+var (
+	needsPostgres = []grader.Service{grader.Postgres}
+)
+
 // Stage is the auth stage.
 var Stage = grader.Stage{
 	ID:       "auth",
 	Title:    "Users and JWT",
 	Spec:     spec,
 	Services: []grader.Service{grader.Postgres},
+	Session:  true,
 	Env: func(r *rand.Rand) map[string]string {
 		return map[string]string{SecretVar: newSecret(r)}
 	},
@@ -49,7 +55,7 @@ var Stage = grader.Stage{
 		{ID: "auth.unauthorized", Title: "/todos without a valid Bearer token answers 401 {\"message\":\"Unauthorized\"}", Points: 2,
 			Skills: []string{skills.Auth}, Run: unauthorized},
 		{ID: "auth.token-claims", Title: "Tokens are HS256 with JWT_SECRET, sub = users.id, exp within 24 h", Points: 2,
-			Skills: []string{skills.JWT}, Run: tokenClaims},
+			Skills: []string{skills.JWT}, Needs: needsPostgres, Run: tokenClaims},
 		{ID: "auth.forged-tokens", Title: "Unsigned, wrongly signed and tampered tokens are refused", Points: 3,
 			Skills: []string{skills.JWT, skills.Auth}, Run: forgedTokens},
 		{ID: "auth.expired-token", Title: "An expired token is refused", Points: 2,
@@ -61,9 +67,9 @@ var Stage = grader.Stage{
 		{ID: "auth.list-isolation", Title: "A user's list holds only their own todos", Points: 2,
 			Skills: []string{skills.Authorization}, Run: listIsolation},
 		{ID: "auth.owner-id-ignored", Title: "An ownerId in the body of POST /todos is ignored", Points: 1,
-			Skills: []string{skills.Authorization}, Run: ownerIDIgnored},
+			Skills: []string{skills.Authorization}, Needs: needsPostgres, Run: ownerIDIgnored},
 		{ID: "auth.password-hashed", Title: "Passwords are stored as salted slow hashes", Points: 2,
-			Skills: []string{skills.PasswordHash}, Run: passwordHashed},
+			Skills: []string{skills.PasswordHash}, Needs: needsPostgres, Run: passwordHashed},
 		{ID: "auth.duplicate-email", Title: "A registered e-mail, in any case, answers 409", Points: 1,
 			Skills: []string{skills.Auth, skills.Validation}, Run: duplicateEmail},
 		{ID: "auth.register-validation", Title: "A bad e-mail or a short password answers 400", Points: 1,

@@ -2,9 +2,9 @@ package caching
 
 import (
 	"context"
-	"strings"
 
 	"github.com/backend-grader/grader/checks/internal/expect"
+	"github.com/backend-grader/grader/checks/internal/rediskeys"
 	"github.com/backend-grader/grader/checks/internal/todos"
 	"github.com/backend-grader/grader/internal/grader"
 	"github.com/backend-grader/grader/internal/harness"
@@ -71,13 +71,13 @@ func entryHasTTL(ctx context.Context, h *harness.H) error {
 		}
 		switch {
 		case secs == -2:
-			return grader.Failf("Redis key %q vanished right after the GET that stored it (TTL -2): expected it to live up to %s=%d seconds", k, TTLVar, limit).
+			return grader.Failf("Redis key %s vanished right after the GET that stored it (TTL -2): expected it to live up to %s=%d seconds", harness.RedisQuote(k), TTLVar, limit).
 				WithHint("set the expiry in seconds (EX %d, not PX or a tiny value) when storing the entry", limit)
 		case secs == -1:
-			return grader.Failf("Redis key %q has no expiry (TTL -1): expected 0 < TTL <= %d (%s)", k, limit, TTLVar).
+			return grader.Failf("Redis key %s has no expiry (TTL -1): expected 0 < TTL <= %d (%s)", harness.RedisQuote(k), limit, TTLVar).
 				WithHint("store the entry with an expiry (SET key value EX <CACHE_TTL_SECONDS>) so that a stale copy cannot outlive the limit")
 		case secs <= 0 || secs > limit:
-			return grader.Failf("Redis key %q has TTL %d seconds: expected 0 < TTL <= %d, the %s the service was given", k, secs, limit, TTLVar).
+			return grader.Failf("Redis key %s has TTL %d seconds: expected 0 < TTL <= %d, the %s the service was given", harness.RedisQuote(k), secs, limit, TTLVar).
 				WithHint("read %s from the environment at start-up and use it as the expiry in seconds instead of a fixed value", TTLVar)
 		}
 	}
@@ -160,7 +160,7 @@ func hitReadsRedis(ctx context.Context, h *harness.H) error {
 	}
 	if got.Title != changed {
 		return grader.Failf("after the grader deleted the Redis key(s) %s, GET /todos/%s still served the old title %q (%s), expected the title now in Postgres %q",
-			strings.Join(keys, ", "), t.ID, got.Title, describeXCache(resp), changed).
+			rediskeys.Names(keys, 5), t.ID, got.Title, describeXCache(resp), changed).
 			WithHint("the cached copy must live in Redis only: without its key the next GET is a MISS that reads Postgres")
 	}
 	return nil

@@ -2,9 +2,7 @@ package caching
 
 import (
 	"context"
-	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/backend-grader/grader/checks/internal/expect"
 	"github.com/backend-grader/grader/checks/internal/rediskeys"
@@ -53,36 +51,15 @@ func keysExpire(ctx context.Context, h *harness.H) error {
 	if _, err := ttl(ctx, h, forever[0]); err != nil {
 		return err
 	}
-	shown := forever
-	if len(shown) > 5 {
-		shown = shown[:5]
-	}
-	more := ""
-	if len(forever) > len(shown) {
-		more = fmt.Sprintf(" and %d more", len(forever)-len(shown))
-	}
-	return grader.Failf("%d of the %d keys in the service's Redis database never expire (TTL -1): %s%s", len(forever), len(keys), strings.Join(shown, ", "), more).
+	return grader.Failf("%d of the %d keys in the service's Redis database never expire (TTL -1): %s", len(forever), len(keys), rediskeys.Names(forever, 5)).
 		WithHint("give every key the service writes an expiry (EX on SET, or EXPIRE after SADD/HSET/INCR): index sets and list caches too, or Redis fills up with entries nobody removes")
 }
 
-// withoutTTL returns the keys whose TTL is -1, reading them in one pipeline,
-// and records the step.
+// withoutTTL returns the keys whose TTL is -1, read in pipelines; the
+// harness records the step.
 func withoutTTL(ctx context.Context, h *harness.H, keys []string) ([]string, error) {
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	cmd := cli(h) + " --scan | while read k; do echo \"$k $(" + cli(h) + " TTL \"$k\")\"; done"
-	cmds, err := rediskeys.TTLs(ctx, h, keys, cmd)
-	if err != nil {
-		return nil, err
-	}
-	var forever []string
-	for i, c := range cmds {
-		// go-redis returns -1 (no expiry) and -2 (no such key) as they are.
-		if d, err := c.Result(); err == nil && d == -1 {
-			forever = append(forever, keys[i])
-		}
-	}
-	h.Record("redis", cmd, fmt.Sprintf("%d keys, %d without expiry (TTL -1)", len(keys), len(forever)))
-	return forever, nil
+	return rediskeys.WithoutTTL(ctx, h, keys)
 }

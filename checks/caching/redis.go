@@ -2,7 +2,6 @@ package caching
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -36,12 +35,12 @@ func globEscape(s string) string {
 }
 
 // scan lists the keys of the run's Redis database that match pattern (all
-// of them for "*"), sorted, and records the step.
+// of them for "*"), sorted; the harness records the step.
 func scan(ctx context.Context, h *harness.H, pattern string) ([]string, error) {
 	if err := needRedis(h); err != nil {
 		return nil, err
 	}
-	return rediskeys.Scan(ctx, h, pattern, cli(h)+" --scan --pattern "+quote(pattern))
+	return rediskeys.Keys(ctx, h, pattern)
 }
 
 // keysWith lists the keys whose name contains s (the cache entries of one todo).
@@ -50,44 +49,24 @@ func keysWith(ctx context.Context, h *harness.H, s string) ([]string, error) {
 }
 
 // ttl reads a key's TTL in seconds as redis-cli shows it: -1 no expiry,
-// -2 no such key. It records the step.
+// -2 no such key. h.Redis records the step.
 func ttl(ctx context.Context, h *harness.H, key string) (int64, error) {
-	cmd := cli(h) + " TTL " + quote(key)
 	n, err := h.Redis.TTL(ctx, key).Result()
 	if err != nil {
-		h.Record("redis", cmd, "ERROR: "+err.Error())
-		return 0, grader.Errorf("reading the TTL of Redis key %q: %v", key, err)
+		return 0, grader.Errorf("reading the TTL of Redis key %s: %v", harness.RedisQuote(key), err)
 	}
 	// go-redis returns -1 and -2 as they are, and seconds as a Duration.
 	secs := int64(n)
 	if n > 0 {
 		secs = int64(n.Seconds())
 	}
-	h.Record("redis", cmd, "(integer) "+strconv.FormatInt(secs, 10))
 	return secs, nil
 }
 
-// del removes keys from the run's Redis database and records the step.
+// del removes keys from the run's Redis database; h.Redis records the step.
 func del(ctx context.Context, h *harness.H, keys []string) error {
-	cmd := cli(h) + " DEL " + strings.Join(quoteAll(keys), " ")
-	n, err := h.Redis.Del(ctx, keys...).Result()
-	if err != nil {
-		h.Record("redis", cmd, "ERROR: "+err.Error())
+	if err := h.Redis.Del(ctx, keys...).Err(); err != nil {
 		return grader.Errorf("deleting Redis keys: %v", err)
 	}
-	h.Record("redis", cmd, fmt.Sprintf("(integer) %d", n))
 	return nil
-}
-
-// cli is the redis-cli invocation that reaches the service's database.
-var cli = rediskeys.CLI
-
-func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
-func quoteAll(ss []string) []string {
-	out := make([]string, len(ss))
-	for i, s := range ss {
-		out[i] = quote(s)
-	}
-	return out
 }

@@ -23,6 +23,12 @@ var spec string
 // TTLVar is the variable that tells the service how long a cache entry lives.
 const TTLVar = "CACHE_TTL_SECONDS"
 
+// What the checks below look into themselves (grader.Check.Needs).
+var (
+	needsRedis            = []grader.Service{grader.Redis}
+	needsPostgresAndRedis = []grader.Service{grader.Postgres, grader.Redis}
+)
+
 // Stage is the caching stage.
 var Stage = grader.Stage{
 	ID:       "caching",
@@ -34,13 +40,13 @@ var Stage = grader.Stage{
 	},
 	Checks: []grader.Check{
 		{ID: "caching.miss", Title: "The first GET is a MISS and stores the todo in Redis", Points: 3,
-			Skills: []string{skills.RedisCache}, Run: firstGetIsMiss},
+			Skills: []string{skills.RedisCache}, Needs: needsRedis, Run: firstGetIsMiss},
 		{ID: "caching.ttl", Title: "The cache entry expires within CACHE_TTL_SECONDS", Points: 2,
-			Skills: []string{skills.RedisCache}, Run: entryHasTTL},
+			Skills: []string{skills.RedisCache}, Needs: needsRedis, Run: entryHasTTL},
 		{ID: "caching.hit", Title: "The second GET is a HIT with the same todo", Points: 2,
 			Skills: []string{skills.RedisCache}, Run: secondGetIsHit},
 		{ID: "caching.reads-redis", Title: "A HIT is served from Redis, not from Postgres", Points: 3,
-			Skills: []string{skills.RedisCache}, Run: hitReadsRedis},
+			Skills: []string{skills.RedisCache}, Needs: needsPostgresAndRedis, Run: hitReadsRedis},
 		{ID: "caching.fresh-after-put", Title: "A GET after PUT shows the replaced todo", Points: 2,
 			Skills: []string{skills.RedisCache}, Run: freshAfterPut},
 		{ID: "caching.fresh-after-patch", Title: "A GET after PATCH shows the change", Points: 2,
@@ -56,6 +62,6 @@ var Stage = grader.Stage{
 		{ID: "caching.cache-control", Title: "Cache-Control marks the todo private", Points: 1,
 			Skills: []string{skills.HTTPCaching}, Run: cacheControlPrivate},
 		{ID: "caching.keys-expire", Title: "No key the service writes to Redis lives forever", Points: 2,
-			Skills: []string{skills.RedisCache}, Run: keysExpire},
+			Skills: []string{skills.RedisCache}, Needs: needsRedis, Run: keysExpire},
 	},
 }

@@ -18,6 +18,11 @@ import (
 //go:embed spec.md
 var spec string
 
+// What the checks below look into themselves (grader.Check.Needs).
+var (
+	needsPostgres = []grader.Service{grader.Postgres}
+)
+
 // Stage is the persistence stage.
 var Stage = grader.Stage{
 	ID:       "persistence",
@@ -26,24 +31,24 @@ var Stage = grader.Stage{
 	Services: []grader.Service{grader.Postgres},
 	Checks: []grader.Check{
 		{ID: "persistence.create-is-row", Title: "A todo created through the API is a row in table todos", Points: 3,
-			Skills: []string{skills.Postgres}, Run: createIsRow},
+			Skills: []string{skills.Postgres}, Needs: needsPostgres, Run: createIsRow},
 		{ID: "persistence.sql-row-served", Title: "A row inserted with SQL is served by the API", Points: 3,
-			Skills: []string{skills.Postgres}, Run: sqlRowServed},
+			Skills: []string{skills.Postgres}, Needs: needsPostgres, Run: sqlRowServed},
 		{ID: "persistence.survives-restart", Title: "Todos survive a restart of the service", Points: 3,
 			Skills: []string{skills.Postgres, skills.Deployment}, Timeout: 60 * time.Second, Run: survivesRestart},
 		{ID: "persistence.restart-migrated", Title: "The service restarts on its own schema and leaves the table intact", Points: 2,
-			Skills: []string{skills.Migrations}, Timeout: 90 * time.Second, Run: restartMigrated},
+			Skills: []string{skills.Migrations}, Timeout: 90 * time.Second, Needs: needsPostgres, Run: restartMigrated},
 		{ID: "persistence.pagination", Title: "Pages hold the right todos, newest first, with the right total", Points: 3,
-			Skills: []string{skills.Pagination, skills.Postgres}, Run: pagination},
+			Skills: []string{skills.Pagination, skills.Postgres}, Needs: needsPostgres, Run: pagination},
 		{ID: "persistence.sort", Title: "sort=createdAt and sort=-createdAt order the list", Points: 2,
-			Skills: []string{skills.Pagination}, Run: sorting},
+			Skills: []string{skills.Pagination}, Needs: needsPostgres, Run: sorting},
 		{ID: "persistence.term-filter", Title: "term matches title or description, any case, % and _ literal", Points: 2,
-			Skills: []string{skills.Pagination, skills.Postgres}, Run: termFilter},
+			Skills: []string{skills.Pagination, skills.Postgres}, Needs: needsPostgres, Run: termFilter},
 		{ID: "persistence.status-filter", Title: "status filters the list, alone and with term", Points: 2,
 			Skills: []string{skills.Pagination}, Run: statusFilter},
 		{ID: "persistence.limit-max", Title: "limit above 100 answers 400", Points: 1,
 			Skills: []string{skills.Pagination, skills.Validation}, Run: limitCap},
 		{ID: "persistence.db-constraints", Title: "The database refuses an unknown status and a NULL title", Points: 1,
-			Skills: []string{skills.Postgres, skills.Validation}, Run: dbConstraints},
+			Skills: []string{skills.Postgres, skills.Validation}, Needs: needsPostgres, Run: dbConstraints},
 	},
 }

@@ -6,9 +6,9 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
-	"strings"
 
 	"github.com/backend-grader/grader/checks/internal/expect"
+	"github.com/backend-grader/grader/checks/internal/rediskeys"
 	"github.com/backend-grader/grader/internal/grader"
 	"github.com/backend-grader/grader/internal/harness"
 )
@@ -136,10 +136,6 @@ func limiterKeysExpire(ctx context.Context, h *harness.H) error {
 	if len(forever) == 0 {
 		return nil
 	}
-	shown := forever
-	if len(shown) > 5 {
-		shown = shown[:5]
-	}
-	return grader.Failf("%d Redis key(s) written by the limiter never expire (TTL -1): %s", len(forever), strings.Join(shown, ", ")).
+	return grader.Failf("%d Redis key(s) written by the limiter never expire (TTL -1): %s", len(forever), rediskeys.Names(forever, 5)).
 		WithHint("give every counter an expiry of about one window (INCR then EXPIRE in one MULTI or script, or SET ... EX): keys without one pile up with every user and every window")
 }

@@ -30,6 +30,11 @@ const (
 // checkTimeout covers starting instances, bursts and one window's wait.
 const checkTimeout = 45 * time.Second
 
+// What the checks below look into themselves (grader.Check.Needs).
+var (
+	needsRedis = []grader.Service{grader.Redis}
+)
+
 // Stage is the rate-limiting stage.
 var Stage = grader.Stage{
 	ID:    "rate-limiting",
@@ -56,6 +61,6 @@ var Stage = grader.Stage{
 		{ID: "rate-limiting.login", Title: "Brute force on /login is stopped, even for the right password", Points: 3,
 			Skills: []string{skills.RateLimiting, skills.Auth}, Timeout: checkTimeout, Run: loginLimited},
 		{ID: "rate-limiting.keys-expire", Title: "The limiter's Redis keys expire", Points: 2,
-			Skills: []string{skills.RateLimiting}, Timeout: checkTimeout, Run: limiterKeysExpire},
+			Skills: []string{skills.RateLimiting}, Timeout: checkTimeout, Needs: needsRedis, Run: limiterKeysExpire},
 	},
 }

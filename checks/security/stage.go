@@ -20,6 +20,11 @@ var spec string
 // OriginsVar lists the origins allowed to call the API from a browser.
 const OriginsVar = "CORS_ALLOWED_ORIGINS"
 
+// What the checks below look into themselves (grader.Check.Needs).
+var (
+	needsPostgres = []grader.Service{grader.Postgres}
+)
+
 // Stage is the security stage.
 var Stage = grader.Stage{
 	ID:    "security",
@@ -35,9 +40,9 @@ var Stage = grader.Stage{
 	},
 	Checks: []grader.Check{
 		{ID: "security.sql-injection-term", Title: "SQL in the search term is data, not SQL", Points: 3,
-			Skills: []string{skills.SQLInjection}, Run: sqlInjectionTerm},
+			Skills: []string{skills.SQLInjection}, Needs: needsPostgres, Run: sqlInjectionTerm},
 		{ID: "security.sql-injection-body", Title: "SQL in titles is stored exactly and changes nothing else", Points: 3,
-			Skills: []string{skills.SQLInjection}, Run: sqlInjectionBody},
+			Skills: []string{skills.SQLInjection}, Needs: needsPostgres, Run: sqlInjectionBody},
 		{ID: "security.sort-allowlist", Title: "sort outside the allowed list is 400", Points: 2,
 			Skills: []string{skills.SQLInjection, skills.Validation}, Run: sortAllowList},
 		{ID: "security.xss-echo", Title: "Script tags come back byte-exact as JSON", Points: 2,

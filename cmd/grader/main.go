@@ -5,6 +5,8 @@ import (
 	"os"
 
 	"github.com/backend-grader/grader/internal/cli"
+	"github.com/backend-grader/grader/internal/grading/system"
 )
 
-func main() { os.Exit(cli.Main(cli.System(), os.Args[1:])) }
+// main wires the real services and projects into the CLI; nothing else.
+func main() { os.Exit(cli.Main(cli.System(), system.New(), os.Args[1:])) }

@@ -2,23 +2,15 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
-	"io"
-	"os"
-	"path/filepath"
+	"errors"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/backend-grader/grader/checks"
 	"github.com/backend-grader/grader/internal/grader"
+	"github.com/backend-grader/grader/internal/grading"
 	"github.com/backend-grader/grader/internal/report"
-	"github.com/backend-grader/grader/internal/services"
-	"github.com/backend-grader/grader/internal/submission"
 )
 
 // serviceFlags choose where Postgres, Redis and RabbitMQ come from.
@@ -41,22 +33,23 @@ func (f *serviceFlags) register(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.images, "image", nil, "container image for a service: postgres=REF, redis=REF or rabbitmq=REF (repeatable; env GRADER_*_IMAGE)")
 }
 
-func (f *serviceFlags) options(runID string, logf func(string, ...any)) (services.Options, error) {
-	o := services.Options{
+// options turns the flags into grading's service options (the mode is
+// checked by grading, with the caller's other mistakes).
+func (f *serviceFlags) options(known []grader.Service) (grading.ServiceOptions, error) {
+	o := grading.ServiceOptions{
+		Mode:        f.mode,
 		PostgresURL: f.postgresURL, RedisURL: f.redisURL, AMQPURL: f.amqpURL, AMQPManagementURL: f.amqpMgmtURL,
-		RunID: runID, Logf: logf, Images: map[grader.Service]string{},
-	}
-	switch services.Mode(f.mode) {
-	case services.ModeDocker, services.ModeExternal, services.ModeAuto:
-		o.Mode = services.Mode(f.mode)
-	default:
-		return o, usagef("--services %q: use docker, external or auto", f.mode)
+		Images: map[grader.Service]string{},
 	}
 	for _, kv := range f.images {
 		k, v, ok := strings.Cut(kv, "=")
 		svc := grader.Service(k)
-		if !ok || v == "" || !slices.Contains([]grader.Service{grader.Postgres, grader.Redis, grader.RabbitMQ}, svc) {
-			return o, usagef("--image %q: expected postgres=REF, redis=REF or rabbitmq=REF", kv)
+		if !ok || v == "" || !slices.Contains(known, svc) {
+			forms := make([]string, len(known))
+			for i, n := range known {
+				forms[i] = string(n) + "=REF"
+			}
+			return o, usagef("--image %q: expected one of %s", kv, strings.Join(forms, ", "))
 		}
 		o.Images[svc] = v
 	}
@@ -79,34 +72,37 @@ func (f *outputFlags) register(cmd *cobra.Command) {
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "show the service's output live on stderr")
 }
 
-type fileOutput struct{ format, path string }
-
-func (f *outputFlags) parse() ([]fileOutput, error) {
+// destinations checks the format names and says where the report goes.
+func (f *outputFlags) destinations(ios *IOStreams) (*report.Destinations, error) {
+	d := &report.Destinations{
+		Stdout: ios.Out, Format: f.format, Color: ios.ColorOut(),
+		StepSummary:   ios.Getenv("GITHUB_STEP_SUMMARY"),
+		GitHubActions: ios.Getenv("GITHUB_ACTIONS") == "true",
+	}
 	if !slices.Contains(report.Formats, f.format) {
 		return nil, usagef("unknown --format %q: use one of %s", f.format, strings.Join(report.Formats, ", "))
 	}
-	var out []fileOutput
 	for _, o := range f.outputs {
 		format, path, ok := strings.Cut(o, "=")
 		if !ok || path == "" || !slices.Contains(report.Formats, format) {
 			return nil, usagef("--output %q: expected FORMAT=FILE with FORMAT one of %s", o, strings.Join(report.Formats, ", "))
 		}
-		out = append(out, fileOutput{format, path})
+		d.Files = append(d.Files, report.FileOutput{Format: format, Path: path})
 	}
-	return out, nil
+	return d, nil
 }
 
 type checkOptions struct {
-	ios     *IOStreams
-	dir     string
-	run     runFlags
-	seedSet bool
-	svc     serviceFlags
-	out     outputFlags
+	ios *IOStreams
+	sys grading.System
+	dir string
+	run runFlags
+	svc serviceFlags
+	out outputFlags
 }
 
-func newCmdCheck(ios *IOStreams) *cobra.Command {
-	o := &checkOptions{ios: ios}
+func newCmdCheck(ios *IOStreams, sys grading.System) *cobra.Command {
+	o := &checkOptions{ios: ios, sys: sys}
 	cmd := &cobra.Command{
 		Use:   "check [DIR]",
 		Short: "Grade the project in DIR (default .) up to a stage",
@@ -125,14 +121,27 @@ Docker), 130 interrupted.`,
 			if len(args) == 1 {
 				o.dir = args[0]
 			}
-			o.seedSet = cmd.Flags().Changed("seed")
-			return runCheck(cmd.Context(), o)
+			return runCheck(cmd.Context(), o, o.run.selection(cmd))
 		},
 	}
 	registerRunFlags(cmd, &o.run)
 	o.svc.register(cmd)
 	o.out.register(cmd)
 	return cmd
+}
+
+// runFlags are the options shared by check and batch that decide what runs.
+type runFlags struct {
+	stage  string
+	only   bool
+	checks []string
+	seed   int64
+	env    []string
+}
+
+func (f runFlags) selection(cmd *cobra.Command) grading.Selection {
+	return grading.Selection{Stage: f.stage, Only: f.only, Checks: f.checks, Seed: f.seed,
+		SeedSet: cmd.Flags().Changed("seed"), Env: f.env}
 }
 
 func registerRunFlags(cmd *cobra.Command, f *runFlags) {
@@ -147,80 +156,31 @@ func registerRunFlags(cmd *cobra.Command, f *runFlags) {
 	})
 }
 
-func newRunID() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-func logger(w io.Writer) func(string, ...any) {
-	return func(format string, args ...any) {
-		fmt.Fprintf(w, "[grader] "+format+"\n", args...)
-	}
-}
-
-func runCheck(ctx context.Context, o *checkOptions) error {
-	files, err := o.out.parse()
+func runCheck(ctx context.Context, o *checkOptions, sel grading.Selection) error {
+	dest, err := o.out.destinations(o.ios)
 	if err != nil {
 		return err
 	}
-	dir, err := filepath.Abs(o.dir)
+	sopts, err := o.svc.options(o.sys.Services.Names())
 	if err != nil {
-		return usagef("project directory %q: %v", o.dir, err)
-	}
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return usagef("project directory %q does not exist or is not a directory", o.dir)
-	}
-	// The caller's mistakes first (exit 2), before the project's (exit 1).
-	if err := o.run.validate(); err != nil {
 		return err
 	}
 	ios := o.ios
-	logf := logger(ios.ErrOut)
-	if o.out.quiet {
-		logf = func(string, ...any) {}
-	}
-	runID := newRunID()
-	sopts, err := o.svc.options(runID, logf)
-	if err != nil {
-		return err
-	}
-	m, err := submission.Load(dir)
-	if err != nil {
-		return err
-	}
-	p, err := makePlan(o.run, m, o.seedSet)
-	if err != nil {
-		return err
-	}
-	logf("grading %s: %s", dir, p.describe())
-
-	var servers *services.Servers
-	var provisionMs int64
-	if len(p.need) > 0 {
-		t := time.Now()
-		var stop func()
-		servers, stop, err = startServers(ctx, sopts, p.need, logf)
-		defer stop()
-		if err != nil {
-			return err
-		}
-		provisionMs = time.Since(t).Milliseconds()
-	}
-
-	in := gradeInput{
-		dir: dir, manifest: m, plan: p, servers: servers, scopeID: runID,
-		logf: logf, provisionMs: provisionMs,
+	req := grading.CheckRequest{Dir: o.dir, Selection: sel, Services: sopts, Version: version()}
+	if !o.out.quiet {
+		req.Log = ios.ErrOut
+		req.OnStart, req.OnResult = report.Progress(ios.ErrOut, ios.ColorErr())
 	}
 	if o.out.verbose {
-		in.echo = ios.ErrOut
+		req.Echo = ios.ErrOut
 	}
-	if !o.out.quiet {
-		in.onStart, in.onResult = report.Progress(ios.ErrOut, ios.ColorErr())
-	}
-	rep, err := grade(ctx, in)
+	rep, err := grading.Check(ctx, req, o.sys)
 	if rep != nil {
-		if werr := writeReports(ios, o.out.format, files, rep); werr != nil {
+		if werr := dest.Write(rep); werr != nil {
+			var oe *report.OutputError
+			if errors.As(werr, &oe) {
+				return usagef("%v", werr)
+			}
 			return werr
 		}
 	}
@@ -233,44 +193,4 @@ func runCheck(ctx context.Context, o *checkOptions) error {
 	return nil
 }
 
-// writeReports prints the report on stdout in format and to each file. On
-// GitHub Actions a text run also writes annotations and the job summary.
-func writeReports(ios *IOStreams, format string, files []fileOutput, rep *grader.Report) error {
-	summary := ios.Getenv("GITHUB_STEP_SUMMARY")
-	ropts := report.Options{Color: ios.ColorOut(), SummaryPath: summary}
-	if err := report.Write(ios.Out, format, rep, ropts); err != nil {
-		return err
-	}
-	if format == "text" && ios.Getenv("GITHUB_ACTIONS") == "true" {
-		gh := ropts
-		gh.AnnotationsOnly = true
-		if err := report.Write(ios.Out, "github", rep, gh); err != nil {
-			return err
-		}
-	}
-	for _, f := range files {
-		if err := writeReportFile(f, rep, summary); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func writeReportFile(f fileOutput, rep *grader.Report, summary string) error {
-	if dir := filepath.Dir(f.path); dir != "." {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return usagef("--output %s=%s: %v", f.format, f.path, err)
-		}
-	}
-	fh, err := os.Create(f.path)
-	if err != nil {
-		return usagef("--output %s=%s: %v", f.format, f.path, err)
-	}
-	werr := report.Write(fh, f.format, rep, report.Options{SummaryPath: summary})
-	if cerr := fh.Close(); werr == nil {
-		werr = cerr
-	}
-	return werr
-}
-
-func stageIDs() []string { return checks.Tasks.StageIDs() }
+func stageIDs() []string { return grading.StageIDs() }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/backend-grader/grader/checks"
 	"github.com/backend-grader/grader/internal/grader"
+	"github.com/backend-grader/grader/internal/grading"
 	"github.com/backend-grader/grader/internal/skills"
 )
 
@@ -120,9 +121,7 @@ func newCmdExplain(ios *IOStreams) *cobra.Command {
 	}
 }
 
-func unknownStage(id string) error {
-	return usagef("unknown stage %q; the stages are: %s (see 'grader stages')", id, strings.Join(checks.Tasks.StageIDs(), ", "))
-}
+func unknownStage(id string) error { return grading.UnknownStage(id) }
 
 func newCmdSkills(ios *IOStreams) *cobra.Command {
 	var format string

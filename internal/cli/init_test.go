@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/backend-grader/grader/internal/submission"
+
+	"github.com/backend-grader/grader/internal/grading/system"
 )
 
 // runCLI runs one command line in-process and returns the exit code and
@@ -17,7 +19,7 @@ func runCLI(t *testing.T, args ...string) (int, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	ios := &IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errb, NoColor: true, Getenv: func(string) string { return "" }}
-	code := Run(context.Background(), ios, args)
+	code := Run(context.Background(), ios, system.New(), args)
 	return code, errb.String()
 }
 

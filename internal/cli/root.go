@@ -15,8 +15,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/backend-grader/grader/internal/services"
-	"github.com/backend-grader/grader/internal/submission"
+	"github.com/backend-grader/grader/internal/grading"
+	"github.com/backend-grader/grader/internal/verdict"
 )
 
 // Exit codes (DESIGN.md §2.4).
@@ -41,23 +41,20 @@ func version() string {
 	return "dev"
 }
 
-// usageError is a mistake in how the grader was called (exit 2).
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
-func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+// usagef is a mistake in how the grader was called (exit 2).
+func usagef(format string, args ...any) error { return grading.Usagef(format, args...) }
 
 // errNotPassed: the report was printed and the submission did not pass (exit 1).
-var errNotPassed = errors.New("not passed")
+var errNotPassed = grading.ErrNotPassed
 
 // errInterrupted: SIGINT/SIGTERM arrived; cleanup is done (exit 130).
-var errInterrupted = errors.New("interrupted")
+var errInterrupted = grading.ErrInterrupted
 
-// Main runs the grader with args and returns the exit code. A first SIGINT
-// or SIGTERM cancels the run, which then cleans up and exits 130; a second
-// one exits at once.
-func Main(ios *IOStreams, args []string) int {
+// Main runs the grader with args on sys (the real services and projects,
+// wired in cmd/grader) and returns the exit code. A first SIGINT or SIGTERM
+// cancels the run, which then cleans up and exits 130; a second one exits
+// at once.
+func Main(ios *IOStreams, sys grading.System, args []string) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sigs := make(chan os.Signal, 2)
@@ -75,12 +72,12 @@ func Main(ios *IOStreams, args []string) int {
 			os.Exit(ExitInterrupted)
 		}
 	}()
-	return Run(ctx, ios, args)
+	return Run(ctx, ios, sys, args)
 }
 
 // Run executes one command line and maps its outcome to an exit code.
-func Run(ctx context.Context, ios *IOStreams, args []string) int {
-	root := NewRootCmd(ios)
+func Run(ctx context.Context, ios *IOStreams, sys grading.System, args []string) int {
+	root := NewRootCmd(ios, sys)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	code := exitCode(ctx, err)
@@ -95,10 +92,9 @@ func Run(ctx context.Context, ios *IOStreams, args []string) int {
 }
 
 func exitCode(ctx context.Context, err error) int {
-	var ue *usageError
-	var ee *services.EnvError
-	var pe *submission.ProjectError
-	var de *submission.DockerUnavailableError
+	var ue *grading.UsageError
+	var ee *grading.EnvError
+	var pe *grading.ProjectError
 	switch {
 	case err == nil:
 		return ExitPassed
@@ -106,7 +102,7 @@ func exitCode(ctx context.Context, err error) int {
 		return ExitInterrupted
 	case errors.As(err, &ue):
 		return ExitUsage
-	case errors.As(err, &ee), errors.As(err, &de):
+	case errors.As(err, &ee), verdict.IsEnvironment(err):
 		return ExitEnvironment
 	case errors.Is(err, errNotPassed), errors.As(err, &pe):
 		return ExitNotPassed
@@ -129,7 +125,7 @@ func isCobraUsage(err error) bool {
 }
 
 // NewRootCmd builds the command tree.
-func NewRootCmd(ios *IOStreams) *cobra.Command {
+func NewRootCmd(ios *IOStreams, sys grading.System) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "grader",
 		Short: "Grade a backend project stage by stage, against real Postgres, Redis and RabbitMQ",
@@ -151,14 +147,14 @@ the cache and the broker) and prints a scored report per roadmap skill.
 		return usagef("%v (see 'grader %s --help')", err, c.Name())
 	})
 	root.AddCommand(
-		newCmdCheck(ios),
-		newCmdBatch(ios),
-		newCmdInit(ios),
+		newCmdCheck(ios, sys),
+		newCmdBatch(ios, sys),
+		newCmdInit(ios, sys),
 		newCmdStages(ios),
 		newCmdExplain(ios),
 		newCmdSkills(ios),
-		newCmdDoctor(ios),
-		newCmdClean(ios),
+		newCmdDoctor(ios, sys),
+		newCmdClean(ios, sys),
 		newCmdVersion(ios),
 	)
 	return root

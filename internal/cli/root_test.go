@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/backend-grader/grader/internal/grading/system"
 )
 
 func testIO() (*IOStreams, *bytes.Buffer, *bytes.Buffer) {
@@ -44,7 +46,7 @@ func TestErrorsAreSaidWithTheRightExitCode(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ios, _, errb := testIO()
-			code := Run(context.Background(), ios, tc.args)
+			code := Run(context.Background(), ios, system.New(), tc.args)
 			if code != tc.code {
 				t.Errorf("exit %d, want %d; stderr: %s", code, tc.code, errb)
 			}
@@ -60,7 +62,7 @@ func TestErrorsAreSaidWithTheRightExitCode(t *testing.T) {
 
 func TestStagesJSONListsEveryCheck(t *testing.T) {
 	ios, out, _ := testIO()
-	if code := Run(context.Background(), ios, []string{"stages", "--format", "json"}); code != 0 {
+	if code := Run(context.Background(), ios, system.New(), []string{"stages", "--format", "json"}); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
 	for _, want := range []string{`"track": "tasks"`, `"id": "http.health"`, `"id": "caching"`, `"points"`, `"skills"`} {

@@ -23,17 +23,23 @@ const (
 	StatusBlocked = verdict.Blocked
 )
 
-// Check is plain data plus a function. nil from Run means pass.
+// Check is plain data plus a function. nil from Run means pass; the
+// values a check returns otherwise are described in package verdict.
 type Check struct {
 	ID      string // "<stage>.<slug>", never changes once released
 	Title   string
 	Points  int
 	Skills  []string
 	Timeout time.Duration // 0: the runner's default
-	Run     func(ctx context.Context, h *harness.H) error
+	// Needs lists the backing services the check itself looks into (h.PG,
+	// h.Redis, the broker). When the run lacks one, that is the grader's
+	// environment failing, not the learner: the runner stops the run with a
+	// verdict.Environment (exit 3) instead of running the check.
+	Needs []Service
+	Run   func(ctx context.Context, h *harness.H) error
 }
 
-// Service names a backing service a stage needs.
+// Service names a backing service a stage or a check needs.
 type Service string
 
 const (
@@ -52,6 +58,9 @@ type Stage struct {
 	// randomised from r so that hard-coded values fail. May be nil.
 	Env    func(r *rand.Rand) map[string]string
 	Checks []Check
+	// Session: from this stage on, the checks of every stage act as a
+	// logged-in user (harness.H.Auth); set by the stage that brings users.
+	Session bool
 }
 
 // Track is the ordered list of stages a learner builds.
@@ -86,6 +95,7 @@ type (
 	Skipped      = verdict.Skipped
 	Broken       = verdict.Broken
 	Precondition = verdict.Precondition
+	Environment  = verdict.Environment
 )
 
 var (
@@ -95,9 +105,3 @@ var (
 	Blockedf     = verdict.Blockedf
 	Environmentf = verdict.Environmentf
 )
-
-// classify maps what a check returned to a status, message and hint.
-func classify(err error) (Status, string, string) {
-	o := verdict.Classify(err)
-	return o.Status, o.Message, o.Hint
-}

@@ -3,14 +3,15 @@ package grader
 import (
 	"sort"
 
-	"github.com/backend-grader/grader/internal/harness"
 	"github.com/backend-grader/grader/internal/skills"
+	"github.com/backend-grader/grader/internal/verdict"
 )
 
-// SchemaVersion is the version of the JSON report (DESIGN.md §2.3).
-const SchemaVersion = 1
+// SchemaVersion is the version of the JSON report (DESIGN.md §2.3;
+// docs/report-schema.md says what changed from version 1).
+const SchemaVersion = 2
 
-// Report is the one model every writer prints. Its JSON form is schema v1.
+// Report is the one model every writer prints. Its JSON form is schema v2.
 type Report struct {
 	SchemaVersion int            `json:"schemaVersion"`
 	Grader        GraderInfo     `json:"grader"`
@@ -23,8 +24,15 @@ type Report struct {
 	MaxScore      int            `json:"maxScore"`
 	// Problem is set when the run could not reach the checks normally: the
 	// project did not build, did not start, or the service died.
-	Problem *Problem      `json:"problem,omitempty"`
-	Notes   []string      `json:"notes,omitempty"`
+	Problem *Problem `json:"problem,omitempty"`
+	// Causes are the root causes of blocked checks, the one blocking most
+	// first (filled in by Tally).
+	Causes []Cause  `json:"causes,omitempty"`
+	Notes  []string `json:"notes,omitempty"`
+	// Tainted lists the checks that overran their timeout and were still
+	// running when the next check started: what they did late may have
+	// disturbed the checks after them (see Notes).
+	Tainted []string      `json:"tainted,omitempty"`
 	Stages  []StageResult `json:"stages"`
 	Skills  []SkillScore  `json:"skills"`
 	Timings Timings       `json:"timings"`
@@ -57,16 +65,41 @@ type StageResult struct {
 }
 
 type CheckResult struct {
-	ID         string         `json:"id"`
-	Title      string         `json:"title"`
-	Status     Status         `json:"status"`
-	Points     int            `json:"points"`
-	MaxPoints  int            `json:"maxPoints"`
-	Skills     []string       `json:"skills"`
-	Message    string         `json:"message"`
-	Hint       string         `json:"hint"`
+	ID        string   `json:"id"`
+	Title     string   `json:"title"`
+	Status    Status   `json:"status"`
+	Points    int      `json:"points"`
+	MaxPoints int      `json:"maxPoints"`
+	Skills    []string `json:"skills"`
+	Message   string   `json:"message"`
+	Hint      string   `json:"hint"`
+	// BlockedBy, with status blocked, is the id of the check that grades
+	// the cause.
+	BlockedBy string `json:"blockedBy,omitempty"`
+	// NotRun is true when the check never ran: the project did not build
+	// or start, the service died earlier, or the grader was interrupted.
+	// Its status is error and Message says why.
+	NotRun     bool           `json:"notRun,omitempty"`
 	DurationMs int64          `json:"durationMs"`
-	Evidence   []harness.Step `json:"evidence,omitempty"`
+	Evidence   []verdict.Step `json:"evidence,omitempty"`
+}
+
+// Cause is a root cause of blocked checks: the check that grades it, how
+// that check ended in this run, and the checks it blocked.
+type Cause struct {
+	// Check is the id of the check that grades the cause.
+	Check string `json:"check"`
+	// Title, Status and Message are that check's, when it ran in this run;
+	// empty when it did not (left out by --check, or before the stage).
+	Title   string `json:"title,omitempty"`
+	Status  Status `json:"status,omitempty"`
+	Message string `json:"message,omitempty"`
+	// Reason is what the first blocked check could not get, in its words
+	// (e.g. "registering a user failed: POST /register answered 500").
+	Reason string `json:"reason"`
+	// Blocked are the ids of the checks it blocked, in report order.
+	Blocked []string `json:"blocked"`
+	Count   int      `json:"count"`
 }
 
 type SkillScore struct {
@@ -85,8 +118,10 @@ type Timings struct {
 	TotalMs     int64 `json:"totalMs"`
 }
 
-// Tally fills in the stage, overall and per-skill scores from the check
-// results. Skipped checks count in neither score nor maxScore.
+// Tally fills in the stage, overall and per-skill scores and the root
+// causes from the check results. Skipped checks count in neither score nor
+// maxScore; failed, errored and blocked checks score 0, count in maxScore
+// and make the report not passed.
 func (r *Report) Tally() {
 	r.Score, r.MaxScore = 0, 0
 	r.Passed = r.Problem == nil
@@ -130,6 +165,53 @@ func (r *Report) Tally() {
 		r.Skills = append(r.Skills, *s)
 	}
 	sort.Slice(r.Skills, func(i, j int) bool { return skills.Order(r.Skills[i].ID) < skills.Order(r.Skills[j].ID) })
+	r.Causes = causes(r.Stages)
+}
+
+// causes groups the blocked checks by the check that grades their cause,
+// the cause blocking most first (ties: in report order of its first
+// blocked check).
+func causes(stages []StageResult) []Cause {
+	byID := map[string]CheckResult{}
+	var out []Cause
+	at := map[string]int{}
+	for _, st := range stages {
+		for _, c := range st.Checks {
+			byID[c.ID] = c
+		}
+	}
+	for _, st := range stages {
+		for _, c := range st.Checks {
+			if c.Status != StatusBlocked {
+				continue
+			}
+			i, ok := at[c.BlockedBy]
+			if !ok {
+				i = len(out)
+				at[c.BlockedBy] = i
+				cause := Cause{Check: c.BlockedBy, Reason: c.Message}
+				if by, ran := byID[c.BlockedBy]; ran {
+					cause.Title, cause.Status, cause.Message = by.Title, by.Status, by.Message
+				}
+				out = append(out, cause)
+			}
+			out[i].Blocked = append(out[i].Blocked, c.ID)
+			out[i].Count++
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Count > out[j].Count })
+	return out
+}
+
+// Apply puts what a run of the checks produced into the report and tallies it.
+func (r *Report) Apply(res RunResult) {
+	r.Stages = res.Stages
+	if res.Problem != nil {
+		r.Problem = res.Problem
+	}
+	r.Notes = append(r.Notes, res.Notes...)
+	r.Tainted = append(r.Tainted, res.Tainted...)
+	r.Tally()
 }
 
 // Counts returns how many checks ended in each status.

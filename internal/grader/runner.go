@@ -8,17 +8,32 @@ import (
 	"time"
 
 	"github.com/backend-grader/grader/internal/harness"
+	"github.com/backend-grader/grader/internal/verdict"
 )
 
 // DefaultCheckTimeout bounds a check that declares no timeout of its own.
 const DefaultCheckTimeout = 30 * time.Second
 
+// DefaultOverrunGrace is how long the runner waits, after a check's timeout
+// (or an interrupt), for the check's goroutine to return before it cleans
+// up after the check anyway and marks the run tainted.
+const DefaultOverrunGrace = 2 * time.Second
+
 // Runner runs checks in order. Every selected check runs: a failure does not
 // stop the run; a panic or a timeout is status error; once the service has
-// died, the remaining checks are reported as error with the cause.
+// died, the remaining checks are reported as not run, with the cause. Two
+// things stop the run: an interrupt (ctx), and the grader's environment
+// failing (a service a check needs is missing, or a check returns a
+// verdict.Environment), which Run returns as its error.
+//
+// After each check, whatever its outcome, the runner runs the cleanups the
+// check registered (h.Cleanup), before the next check starts.
 type Runner struct {
 	// Timeout is the default per-check timeout (DefaultCheckTimeout when 0).
 	Timeout time.Duration
+	// Grace is how long an overrunning check is waited for
+	// (DefaultOverrunGrace when 0).
+	Grace time.Duration
 	// Select, when not nil, keeps only the checks for which it returns true.
 	Select func(Check) bool
 	// OnStart and OnResult report progress (both optional).
@@ -26,12 +41,28 @@ type Runner struct {
 	OnResult func(Stage, CheckResult)
 }
 
-// Run runs the checks of stages against the service in h. It returns the
-// results per stage and, when the service died during the run, a Problem
-// naming the cause.
-func (r *Runner) Run(ctx context.Context, stages []Stage, h *harness.H) ([]StageResult, *Problem) {
-	var problem *Problem
-	var results []StageResult
+// RunResult is what a run of the checks produced; Report.Apply puts it in
+// a report.
+type RunResult struct {
+	Stages []StageResult
+	// Problem is set when the service died during the run.
+	Problem *Problem
+	// Notes say what happened in this run that affects how far its results
+	// can be trusted (a check that overran, a cleanup that failed).
+	Notes []string
+	// Tainted lists the checks that were still running when the next one
+	// started.
+	Tainted []string
+}
+
+// Run runs the checks of stages against the service in h.
+//
+// The error is nil unless the grader's environment failed: then it is (or
+// wraps) a *verdict.Environment naming the check that met it, the run
+// stopped there, and the caller exits 3 without a score (DESIGN.md §2.4).
+// The result still holds what ran before.
+func (r *Runner) Run(ctx context.Context, stages []Stage, h *harness.H) (RunResult, error) {
+	var out RunResult
 	for _, st := range stages {
 		sr := StageResult{ID: st.ID, Title: st.Title, Checks: []CheckResult{}}
 		for _, c := range st.Checks {
@@ -44,21 +75,30 @@ func (r *Runner) Run(ctx context.Context, stages []Stage, h *harness.H) ([]Stage
 			var res CheckResult
 			switch {
 			case ctx.Err() != nil:
-				res = notRun(c, "not run: the grader was interrupted")
-			case problem != nil:
-				res = notRun(c, "not run: "+problem.Message)
+				res = NotRunResult(c, "the grader was interrupted")
+			case out.Problem != nil:
+				res = NotRunResult(c, out.Problem.Message)
 			default:
-				res = r.runOne(ctx, c, h)
+				if err := missingService(c, h); err != nil {
+					out.Stages = appendStage(out.Stages, sr)
+					return out, err
+				}
+				var env error
+				res, env = r.runOne(ctx, c, h, &out)
+				if env != nil {
+					out.Stages = appendStage(out.Stages, sr)
+					return out, env
+				}
 				if res.Status != StatusPass && res.Status != StatusSkip && h.Service != nil {
 					if why := exitedSoon(h.Service); why != nil {
-						problem = &Problem{
+						out.Problem = &Problem{
 							Kind:    "crash",
 							Message: fmt.Sprintf("your service stopped during check %s: %v", c.ID, why),
 							Hint:    "look at the last lines your service printed (below) for a panic or an unhandled error",
 							Log:     strings.Join(h.Service.Logs(20), "\n"),
 						}
-						res.Status = StatusError
-						res.Message = problem.Message + " (" + res.Message + ")"
+						res.Status, res.BlockedBy = StatusError, ""
+						res.Message = out.Problem.Message + " (" + res.Message + ")"
 					}
 				}
 			}
@@ -67,11 +107,50 @@ func (r *Runner) Run(ctx context.Context, stages []Stage, h *harness.H) ([]Stage
 				r.OnResult(st, res)
 			}
 		}
-		if len(sr.Checks) > 0 {
-			results = append(results, sr)
+		out.Stages = appendStage(out.Stages, sr)
+	}
+	return out, nil
+}
+
+func appendStage(stages []StageResult, sr StageResult) []StageResult {
+	if len(sr.Checks) == 0 {
+		return stages
+	}
+	return append(stages, sr)
+}
+
+// missingService returns a verdict.Environment when the run lacks a
+// service c needs.
+func missingService(c Check, h *harness.H) error {
+	for _, s := range c.Needs {
+		if !h.Has(string(s)) {
+			return &verdict.Environment{Reason: fmt.Sprintf(
+				"check %s needs %s, but the grader has no connection to one in this run: "+
+					"the stage should declare it (a grader bug, please report it), or give one with --services docker or --%s-url",
+				c.ID, serviceName(s), urlFlag(s))}
 		}
 	}
-	return results, problem
+	return nil
+}
+
+func serviceName(s Service) string {
+	switch s {
+	case Postgres:
+		return "Postgres"
+	case Redis:
+		return "Redis"
+	case RabbitMQ:
+		return "RabbitMQ"
+	default:
+		return string(s)
+	}
+}
+
+func urlFlag(s Service) string {
+	if s == RabbitMQ {
+		return "amqp"
+	}
+	return string(s)
 }
 
 // exitGrace is how long a failed check waits to see whether the service is
@@ -91,9 +170,12 @@ func exitedSoon(s harness.Service) error {
 	}
 }
 
-func notRun(c Check, why string) CheckResult {
-	return CheckResult{ID: c.ID, Title: c.Title, Status: StatusError, MaxPoints: c.Points,
-		Skills: nonNil(c.Skills), Message: why}
+// NotRunResult is the result of a check that never ran, with why (in the
+// learner's terms, e.g. the run's Problem message). Its status is error,
+// it carries NotRun, and it counts in maxScore.
+func NotRunResult(c Check, why string) CheckResult {
+	return CheckResult{ID: c.ID, Title: c.Title, Status: StatusError, NotRun: true, MaxPoints: c.Points,
+		Skills: nonNil(c.Skills), Message: "not run: " + why}
 }
 
 func nonNil(s []string) []string {
@@ -103,16 +185,23 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// maxEvidence is how many of a failed check's last steps the report keeps.
+// maxEvidence is how many of a failed check's last steps the report keeps
+// (steps marked decisive are kept besides).
 const maxEvidence = 3
 
-func (r *Runner) runOne(ctx context.Context, c Check, h *harness.H) CheckResult {
+// runOne runs one check and then its cleanups. The error is a
+// verdict.Environment that stops the run.
+func (r *Runner) runOne(ctx context.Context, c Check, h *harness.H, out *RunResult) (CheckResult, error) {
 	timeout := c.Timeout
 	if timeout == 0 {
 		timeout = r.Timeout
 	}
 	if timeout == 0 {
 		timeout = DefaultCheckTimeout
+	}
+	grace := r.Grace
+	if grace == 0 {
+		grace = DefaultOverrunGrace
 	}
 	hc := h.ForCheck(c.ID)
 	cctx, cancel := context.WithTimeout(ctx, timeout)
@@ -130,13 +219,15 @@ func (r *Runner) runOne(ctx context.Context, c Check, h *harness.H) CheckResult 
 	}()
 
 	var err error
+	overran := false
 	select {
 	case err = <-done:
 	case <-cctx.Done():
 		// Give the check a moment to notice the cancellation and return.
 		select {
 		case err = <-done:
-		case <-time.After(2 * time.Second):
+		case <-time.After(grace):
+			overran = true
 		}
 		if ctx.Err() != nil {
 			err = &Broken{Reason: "interrupted"}
@@ -144,22 +235,64 @@ func (r *Runner) runOne(ctx context.Context, c Check, h *harness.H) CheckResult 
 			err = &Broken{Reason: fmt.Sprintf("timed out after %s: the service did not answer in time", timeout)}
 		}
 	}
-	status, msg, hint := classify(err)
-	res := CheckResult{
-		ID: c.ID, Title: c.Title, Status: status, MaxPoints: c.Points, Skills: nonNil(c.Skills),
-		Message: msg, Hint: hint, DurationMs: time.Since(start).Milliseconds(),
+	elapsed := time.Since(start)
+	// The evidence is taken before the cleanups, which may record steps
+	// of their own.
+	steps := hc.Transcript()
+
+	cleanupErrs := hc.RunCleanups(ctx)
+	if overran || len(cleanupErrs) > 0 {
+		out.Tainted = append(out.Tainted, c.ID)
 	}
-	if status == StatusPass {
+	if overran {
+		out.Notes = append(out.Notes, fmt.Sprintf(
+			"check %s was still running %s after its %s timeout; its cleanups ran anyway and the next checks started: "+
+				"what it did late may have disturbed them, so re-run them alone (--check) before trusting a failure",
+			c.ID, grace, timeout))
+	}
+	for _, cerr := range cleanupErrs {
+		if verdict.IsEnvironment(cerr) {
+			return CheckResult{}, fmt.Errorf("cleaning up after check %s: %w", c.ID, cerr)
+		}
+		out.Notes = append(out.Notes, fmt.Sprintf(
+			"cleaning up after check %s failed (%v): the checks after it may have met what it left behind", c.ID, cerr))
+	}
+	if verdict.IsEnvironment(err) {
+		return CheckResult{}, fmt.Errorf("check %s: %w", c.ID, err)
+	}
+
+	o := verdict.Classify(err)
+	res := CheckResult{
+		ID: c.ID, Title: c.Title, Status: o.Status, MaxPoints: c.Points, Skills: nonNil(c.Skills),
+		Message: o.Message, Hint: o.Hint, BlockedBy: o.BlockedBy, DurationMs: elapsed.Milliseconds(),
+	}
+	if o.Status == StatusBlocked && (o.BlockedBy == "" || o.BlockedBy == c.ID) {
+		res.Status, res.BlockedBy = StatusError, ""
+		res.Message = fmt.Sprintf("the check says it is blocked, but not by another check (%q): a grader bug, please report it (%s)", o.BlockedBy, o.Message)
+	}
+	if res.Status == StatusPass {
 		res.Points = c.Points
 	}
-	if status == StatusFail || status == StatusError {
-		steps := hc.Transcript()
-		if len(steps) > maxEvidence {
-			steps = steps[len(steps)-maxEvidence:]
-		}
-		res.Evidence = steps
+	if res.Status == StatusFail || res.Status == StatusError {
+		res.Evidence = evidence(steps)
 	}
-	return res
+	return res, nil
+}
+
+// evidence keeps the last maxEvidence steps, and any step marked decisive
+// before them, in order.
+func evidence(steps []verdict.Step) []verdict.Step {
+	if len(steps) <= maxEvidence {
+		return steps
+	}
+	var keep []verdict.Step
+	cut := len(steps) - maxEvidence
+	for _, s := range steps[:cut] {
+		if s.Decisive {
+			keep = append(keep, s)
+		}
+	}
+	return append(keep, steps[cut:]...)
 }
 
 func firstFrames(stack []byte, lines int) string {

@@ -51,10 +51,11 @@ func TestRunnerRunsEveryCheckAndClassifies(t *testing.T) {
 		}},
 	}}
 	h := harness.New(harness.Options{Service: &fakeService{}, Seed: 1})
-	res, problem := (&Runner{}).Run(context.Background(), []Stage{stage}, h)
-	if problem != nil {
-		t.Fatalf("unexpected problem: %+v", problem)
+	run, err := (&Runner{}).Run(context.Background(), []Stage{stage}, h)
+	if err != nil || run.Problem != nil {
+		t.Fatalf("unexpected error %v or problem: %+v", err, run.Problem)
 	}
+	res := run.Stages
 	want := map[string]Status{
 		"s.pass": StatusPass, "s.fail": StatusFail, "s.plain": StatusFail, "s.skip": StatusSkip,
 		"s.panic": StatusError, "s.broken": StatusError, "s.slow": StatusError,
@@ -95,13 +96,23 @@ func TestRunnerStopsJudgingAfterTheServiceDies(t *testing.T) {
 		check("s.three", 1, func(context.Context, *harness.H) error { t.Error("ran after the crash"); return nil }),
 	}}
 	h := harness.New(harness.Options{Service: svc})
-	res, problem := (&Runner{}).Run(context.Background(), []Stage{stage}, h)
+	run, err := (&Runner{}).Run(context.Background(), []Stage{stage}, h)
+	res, problem := run.Stages, run.Problem
+	if err != nil {
+		t.Fatal(err)
+	}
 	if problem == nil || problem.Kind != "crash" || !strings.Contains(problem.Message, "s.two") || !strings.Contains(problem.Log, "panic: boom") {
 		t.Fatalf("problem = %+v", problem)
 	}
 	want := map[string]Status{"s.one": StatusPass, "s.two": StatusError, "s.three": StatusError}
 	if d := cmp.Diff(want, statuses(res)); d != "" {
 		t.Fatalf("statuses (-want +got):\n%s", d)
+	}
+	if three := res[0].Checks[2]; !three.NotRun || !strings.Contains(three.Message, "your service stopped") {
+		t.Errorf("the check after the crash: %+v, want not run with the cause", three)
+	}
+	if two := res[0].Checks[1]; two.NotRun {
+		t.Error("the check that met the crash ran: it is not 'not run'")
 	}
 }
 
@@ -112,7 +123,8 @@ func TestRunnerSelectAndSkipsDoNotFailTheRun(t *testing.T) {
 		check("s.c", 1, func(context.Context, *harness.H) error { return Failf("never selected") }),
 	}}
 	r := &Runner{Select: func(c Check) bool { return c.ID != "s.c" }}
-	res, _ := r.Run(context.Background(), []Stage{stage}, harness.New(harness.Options{Service: &fakeService{}}))
+	run, _ := r.Run(context.Background(), []Stage{stage}, harness.New(harness.Options{Service: &fakeService{}}))
+	res := run.Stages
 	rep := Report{Stages: res}
 	rep.Tally()
 	if !rep.Passed || rep.Score != 1 || rep.MaxScore != 1 || len(res[0].Checks) != 2 {
@@ -144,8 +156,8 @@ func TestRunnerInterrupted(t *testing.T) {
 		check("s.a", 1, func(context.Context, *harness.H) error { cancel(); return nil }),
 		check("s.b", 1, func(context.Context, *harness.H) error { t.Error("ran after interrupt"); return nil }),
 	}}
-	res, _ := (&Runner{}).Run(ctx, []Stage{stage}, harness.New(harness.Options{Service: &fakeService{}}))
-	if got := res[0].Checks[1]; got.Status != StatusError || !strings.Contains(got.Message, "interrupted") {
+	run, _ := (&Runner{}).Run(ctx, []Stage{stage}, harness.New(harness.Options{Service: &fakeService{}}))
+	if got := run.Stages[0].Checks[1]; got.Status != StatusError || !got.NotRun || !strings.Contains(got.Message, "interrupted") {
 		t.Fatalf("second check: %+v", got)
 	}
 }

@@ -1,12 +1,14 @@
-// Package harness is what a check is handed: an HTTP client that records a
-// transcript, handles on the run's Postgres / Redis / RabbitMQ, the
-// environment injected into the learner's service, a seeded random source,
-// a prefixed logger and controls over the service and its dependencies.
+// Package harness is what a check is handed: clients that record a
+// transcript (HTTP as curl lines, SQL, Redis as redis-cli lines through a
+// go-redis hook, AMQP as rabbitmqadmin lines), handles on the run's
+// Postgres / Redis / RabbitMQ, the environment injected into the learner's
+// service, a seeded random source, a prefixed logger and controls over the
+// service and its dependencies.
 package harness
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
 	"net/http"
@@ -19,14 +21,9 @@ import (
 	"github.com/backend-grader/grader/internal/verdict"
 )
 
-// Step is one recorded interaction, shown to the learner when a check fails:
-// an HTTP exchange as a curl line and the response, a SQL statement and its
-// result, a redis-cli command and its reply.
-type Step struct {
-	Kind    string `json:"kind"`    // http | sql | redis | amqp | note
-	Command string `json:"command"` // what the grader did, as the learner could repeat it
-	Output  string `json:"output"`  // what came back
-}
+// Step is one recorded interaction (verdict.Step), shown to the learner
+// when a check fails.
+type Step = verdict.Step
 
 // Service is the learner's running service, as checks may control it.
 type Service interface {
@@ -52,9 +49,10 @@ type Instance interface {
 	Stop(ctx context.Context) error
 }
 
-// Faults lets a check break a backing service ("postgres", "redis",
-// "rabbitmq"). Connection details may change afterwards; Refresh in the
-// harness re-reads them.
+// Faults lets a check break a whole backing server ("postgres", "redis",
+// "rabbitmq") by pausing or stopping it. A check that breaks something
+// registers the undo with h.Cleanup right away, so it is undone whatever
+// the check's outcome.
 type Faults interface {
 	Pause(ctx context.Context, service string) error
 	Unpause(ctx context.Context, service string) error
@@ -63,8 +61,10 @@ type Faults interface {
 }
 
 // ErrNoFaults is returned by Faults in modes where the grader does not own
-// the services (external mode): such checks report skip.
-var ErrNoFaults = errors.New("fault injection needs the grader's own service containers (--services docker)")
+// the servers (external mode). It is a *verdict.Skipped: a check that
+// returns it (wrapped or not) reports skip, with this reason. Compare with
+// errors.Is.
+var ErrNoFaults error = &verdict.Skipped{Reason: "this check pauses or stops a whole server, which needs the grader's own service containers (--services docker)"}
 
 // H is handed to every check. The runner gives each check its own copy
 // (ForCheck) with a fresh transcript and a random source seeded from the
@@ -84,19 +84,35 @@ type H struct {
 	// PG is the grader's own connection to the run's database (nil when the
 	// run has no Postgres).
 	PG *pgxpool.Pool
-	// Redis is the grader's own client on the run's Redis database (nil when none).
+	// Redis is the grader's own client on the run's Redis database (nil when
+	// none). It records every command in this check's transcript as a
+	// redis-cli line (see redis.go); it shares the run's pool: never Close it.
 	Redis *redis.Client
 	// AMQPURL is the run's broker URL ("" when none).
 	AMQPURL string
+	// AMQPManagementURL is the broker's management API ("" when unknown).
+	AMQPManagementURL string
 	// Auth is true when the run includes the auth stage: requests then carry
 	// the run's default user's Bearer token unless told otherwise.
 	Auth bool
 	// Logf prints a progress line prefixed [grader] (to stderr).
 	Logf func(format string, args ...any)
 
-	client *http.Client
-	steps  *[]Step
-	shared *shared
+	client    *http.Client
+	redisBase *redis.Client // the run's client, unrecorded
+	check     *checkState
+	shared    *shared
+}
+
+// checkState is what belongs to one check: its transcript and its
+// cleanups. A check may record from several goroutines, and a check that
+// overran its timeout may still be running while the runner cleans up
+// after it, hence the lock.
+type checkState struct {
+	mu       sync.Mutex
+	steps    []Step
+	cleanups []func(context.Context) error
+	closed   bool // the runner has taken the cleanups
 }
 
 type shared struct {
@@ -116,8 +132,11 @@ type Options struct {
 	PG      *pgxpool.Pool
 	Redis   *redis.Client
 	AMQPURL string
-	Auth    bool
-	Logf    func(format string, args ...any)
+	// AMQPManagementURL is the broker's management API (credentials in the
+	// URL, else the AMQP URL's), for reading queue arguments.
+	AMQPManagementURL string
+	Auth              bool
+	Logf              func(format string, args ...any)
 	// RequestTimeout bounds each HTTP request (default 10s).
 	RequestTimeout time.Duration
 }
@@ -135,46 +154,143 @@ func New(o Options) *H {
 		IdleConnTimeout:     30 * time.Second,
 		DisableCompression:  true,
 	}
-	return &H{
-		Env:     o.Env,
-		Seed:    o.Seed,
-		Rand:    rand.New(rand.NewPCG(uint64(o.Seed), 0)),
-		Service: o.Service,
-		Faults:  o.Faults,
-		PG:      o.PG,
-		Redis:   o.Redis,
-		AMQPURL: o.AMQPURL,
-		Auth:    o.Auth,
-		Logf:    o.Logf,
+	h := &H{
+		Env:               o.Env,
+		Seed:              o.Seed,
+		Rand:              rand.New(rand.NewPCG(uint64(o.Seed), 0)),
+		Service:           o.Service,
+		Faults:            o.Faults,
+		PG:                o.PG,
+		AMQPURL:           o.AMQPURL,
+		AMQPManagementURL: o.AMQPManagementURL,
+		Auth:              o.Auth,
+		Logf:              o.Logf,
 		client: &http.Client{
 			Transport: tr,
 			Timeout:   o.RequestTimeout,
 			// Checks look at redirects themselves.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		steps:  &[]Step{},
-		shared: &shared{},
+		redisBase: o.Redis,
+		check:     &checkState{},
+		shared:    &shared{},
 	}
+	h.Redis = recordedRedis(o.Redis, h)
+	return h
 }
 
-// ForCheck returns a copy of h for one check: a fresh transcript and a random
-// source derived from the seed and the check id.
+// ForCheck returns a copy of h for one check: a fresh transcript, no
+// cleanups yet, and a random source derived from the seed and the check id.
 func (h *H) ForCheck(id string) *H {
 	c := *h
 	f := fnv.New64a()
 	f.Write([]byte(id))
 	c.Rand = rand.New(rand.NewPCG(uint64(h.Seed), f.Sum64()))
-	c.steps = &[]Step{}
+	c.check = &checkState{}
+	c.Redis = recordedRedis(h.redisBase, &c)
 	return &c
 }
 
 // Record adds a step to the check's transcript.
 func (h *H) Record(kind, command, output string) {
-	*h.steps = append(*h.steps, Step{Kind: kind, Command: command, Output: output})
+	h.check.mu.Lock()
+	defer h.check.mu.Unlock()
+	h.check.steps = append(h.check.steps, Step{Kind: kind, Command: command, Output: output})
+}
+
+// MarkDecisive marks the step recorded last as the one that decided the
+// check's failure: reports show it as such, and keep it among the evidence
+// even when later steps follow. It does nothing when nothing was recorded.
+func (h *H) MarkDecisive() {
+	h.check.mu.Lock()
+	defer h.check.mu.Unlock()
+	if n := len(h.check.steps); n > 0 {
+		h.check.steps[n-1].Decisive = true
+	}
 }
 
 // Transcript returns the steps recorded so far in this check.
-func (h *H) Transcript() []Step { return append([]Step(nil), (*h.steps)...) }
+func (h *H) Transcript() []Step {
+	h.check.mu.Lock()
+	defer h.check.mu.Unlock()
+	return append([]Step(nil), h.check.steps...)
+}
+
+// CleanupTimeout bounds each cleanup a check registers.
+const CleanupTimeout = 15 * time.Second
+
+// Cleanup registers fn to run after the check, whatever its outcome (pass,
+// fail, panic, timeout), before the next check starts. Cleanups run last
+// registered first, each with its own context bounded by CleanupTimeout
+// (still usable when the run was interrupted). Register the undo right
+// after the change it undoes, before looking at the error.
+//
+// A check that overran its timeout may still be running when its cleanups
+// have run: a cleanup it registers after that runs at once, in its own
+// goroutine's time.
+func (h *H) Cleanup(fn func(ctx context.Context) error) {
+	if fn == nil {
+		return
+	}
+	h.check.mu.Lock()
+	if !h.check.closed {
+		h.check.cleanups = append(h.check.cleanups, fn)
+		h.check.mu.Unlock()
+		return
+	}
+	h.check.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), CleanupTimeout)
+	defer cancel()
+	if err := callCleanup(ctx, fn); err != nil {
+		h.Logf("a cleanup registered after its check was cleaned up failed: %v", err)
+	}
+}
+
+// RunCleanups runs the cleanups registered on this check's harness, last
+// registered first, each with its own context derived from ctx without its
+// cancellation and bounded by CleanupTimeout. It returns what went wrong,
+// one error per failed cleanup (a panic becomes an error). Cleanups
+// registered afterwards run at once (see Cleanup). The runner calls it.
+func (h *H) RunCleanups(ctx context.Context) []error {
+	h.check.mu.Lock()
+	fns := h.check.cleanups
+	h.check.cleanups, h.check.closed = nil, true
+	h.check.mu.Unlock()
+	var errs []error
+	for i := len(fns) - 1; i >= 0; i-- {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CleanupTimeout)
+		if err := callCleanup(cctx, fns[i]); err != nil {
+			errs = append(errs, err)
+		}
+		cancel()
+	}
+	return errs
+}
+
+// callCleanup runs fn, turning a panic into an error.
+func callCleanup(ctx context.Context, fn func(context.Context) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("the cleanup crashed (a grader bug, please report it): %v", p)
+		}
+	}()
+	return fn(ctx)
+}
+
+// Has reports whether this run provides the backing service named
+// ("postgres", "redis", "rabbitmq") to the grader's own checks.
+func (h *H) Has(service string) bool {
+	switch service {
+	case "postgres":
+		return h.PG != nil
+	case "redis":
+		return h.Redis != nil
+	case "rabbitmq":
+		return h.AMQPURL != ""
+	default:
+		return false
+	}
+}
 
 // URL returns the service's base URL joined with path.
 func (h *H) URL(path string) string { return h.Service.URL() + path }

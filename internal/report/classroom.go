@@ -58,8 +58,14 @@ func renderClassroom(r *grader.Report, _ Options) ([]byte, error) {
 			if c.Status == grader.StatusSkip {
 				continue
 			}
+			status := string(c.Status)
+			if c.Status == grader.StatusBlocked {
+				// The reporter knows pass, fail and error; a blocked check
+				// scores 0 because another check failed: fail, naming it.
+				status = "fail"
+			}
 			t := classroomTest{
-				Name: checkName(c), Status: string(c.Status), Score: c.Points, MaxScore: c.MaxPoints,
+				Name: checkName(c), Status: status, Score: c.Points, MaxScore: c.MaxPoints,
 				TestCode: rerunCommand(r, c.ID), Duration: c.DurationMs,
 			}
 			if c.Status != grader.StatusPass {
@@ -72,13 +78,13 @@ func renderClassroom(r *grader.Report, _ Options) ([]byte, error) {
 }
 
 // classroomStatus is the run's status for the reporter: pass, fail (a check
-// failed, or the project did not build, start or stay up) or error (checks
-// could not be judged).
+// failed or was blocked, or the project did not build, start or stay up) or
+// error (checks could not be judged).
 func classroomStatus(r *grader.Report) string {
 	if r.Passed {
 		return "pass"
 	}
-	if r.Problem != nil || countChecks(r).fail > 0 {
+	if t := countChecks(r); r.Problem != nil || t.fail > 0 || t.blocked > 0 {
 		return "fail"
 	}
 	return "error"

@@ -6,7 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/backend-grader/grader/internal/harness"
+	"github.com/backend-grader/grader/internal/verdict"
 )
 
 // cut bounds how much of one evidence step a writer shows.
@@ -49,12 +49,16 @@ type stepLines struct {
 	cmd, out []string
 }
 
-// renderStep renders one step, cut to c.
-func renderStep(s harness.Step, c cut) stepLines {
+// renderStep renders one step, cut to c. The step that decided a failure
+// has its command marked with decisiveMark.
+func renderStep(s verdict.Step, c cut) stepLines {
 	var sl stepLines
 	for i, l := range strings.Split(clean(shorten(s.Command, c.bytes)), "\n") {
 		if i == 0 {
 			l = prompt(s.Kind) + l
+			if s.Decisive {
+				l = decisiveMark + " " + l
+			}
 		}
 		sl.cmd = append(sl.cmd, l)
 	}
@@ -65,7 +69,7 @@ func renderStep(s harness.Step, c cut) stepLines {
 }
 
 // evidenceText renders steps as plain lines, a blank line between steps.
-func evidenceText(steps []harness.Step, c cut) []string {
+func evidenceText(steps []verdict.Step, c cut) []string {
 	var lines []string
 	for i, s := range steps {
 		if i > 0 {

@@ -14,7 +14,8 @@ import (
 const maxAnnotations = 10
 
 // renderGitHub prints GitHub Actions workflow commands: one ::error per
-// failed or errored check (and one for the run's Problem), at most
+// failed or errored check (and one for the run's Problem, one per root
+// cause of blocked checks), at most
 // maxAnnotations, then a ::notice for the rest and the one-line result.
 // With o.SummaryPath set, the markdown report is appended to that file
 // (the job summary).
@@ -28,6 +29,10 @@ func renderGitHub(r *grader.Report, o Options) ([]byte, error) {
 			msg += "\nhint: " + r.Problem.Hint
 		}
 		errs = append(errs, annotation{"grader: " + r.Problem.Kind, msg})
+	}
+	// Blocked checks are annotated once per root cause, not one by one.
+	for _, c := range r.Causes {
+		errs = append(errs, annotation{"blocked by " + c.Check, causeText(r, c) + "\nblocked: " + blockedList(c, 20)})
 	}
 	notRun := 0
 	for _, st := range r.Stages {

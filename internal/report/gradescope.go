@@ -20,7 +20,8 @@ import (
 //
 // The spec has no top-level max_score: Gradescope takes the assignment's
 // points from its own settings and the tests' max_score. A check that could
-// not be judged (error) is "failed": Gradescope has no third state. Skipped
+// not be judged (error) or was blocked by another check is "failed":
+// Gradescope has no third state; its output says which. Skipped
 // checks count in neither score nor max_score, so they are listed in the
 // top-level output instead of as tests.
 type gradescopeResult struct {
@@ -80,6 +81,13 @@ func gradescopeOutput(r *grader.Report) string {
 	fmt.Fprintf(&b, "track %s · stage %s · seed %d\n", r.Track, r.Stage, r.Seed)
 	if r.Problem != nil {
 		b.WriteString("\n" + problemText(r.Problem) + "\n")
+	}
+	if len(r.Causes) > 0 {
+		b.WriteString("\nroot causes:")
+		for _, c := range r.Causes {
+			b.WriteString("\n- " + clean(causeText(r, c)) + "\n  blocked: " + blockedList(c, 8))
+		}
+		b.WriteString("\n")
 	}
 	for _, n := range r.Notes {
 		b.WriteString("\nnote: " + clean(n))

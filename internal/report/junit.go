@@ -12,6 +12,14 @@ import (
 
 // JUnit XML as CI systems read it (Jenkins, GitLab, GitHub test reporters):
 // one <testsuite> per stage, one <testcase> per check.
+//
+// JUnit has no "blocked". A blocked check is written as <skipped> (message
+// "blocked by <id>: ...") when the check that grades its cause failed or
+// errored in this same report: CI tools then show the cause once, in red,
+// and the checks it blocked as skipped beside it instead of 27 copies of
+// one failure. When the cause is not a failure in this report (it was not
+// run, e.g. --check, or it passed), the blocked check is a <failure
+// type="blocked">, so the tools still show why the run did not pass.
 
 type junitSuites struct {
 	XMLName  xml.Name     `xml:"testsuites"`
@@ -80,6 +88,14 @@ func renderJUnit(r *grader.Report, _ Options) ([]byte, error) {
 			case grader.StatusSkip:
 				s.Skipped++
 				tc.Skipped = &junitOutcome{Message: clean(c.Message)}
+			case grader.StatusBlocked:
+				if causeFailed(r, c.BlockedBy) {
+					s.Skipped++
+					tc.Skipped = &junitOutcome{Message: blockedText(c), Type: "blocked"}
+				} else {
+					s.Failures++
+					tc.Failure = &junitOutcome{Message: blockedText(c), Type: "blocked", Body: failureBody(c, cutText)}
+				}
 			}
 			s.Tests++
 			s.Cases = append(s.Cases, tc)
@@ -134,10 +150,28 @@ func junitProps(r *grader.Report, st *grader.StageResult) []junitProperty {
 	return props
 }
 
+// causeFailed reports whether the check with id failed or errored (while
+// running) in r.
+func causeFailed(r *grader.Report, id string) bool {
+	for _, st := range r.Stages {
+		for _, c := range st.Checks {
+			if c.ID == id {
+				return isFailure(c)
+			}
+		}
+	}
+	return false
+}
+
 // failureBody is what a failed check says in full: message, hint, evidence.
+// A blocked check's message names the check that blocked it.
 func failureBody(c grader.CheckResult, cu cut) string {
 	var b strings.Builder
-	b.WriteString(clean(c.Message))
+	if c.Status == grader.StatusBlocked {
+		b.WriteString(blockedText(c))
+	} else {
+		b.WriteString(clean(c.Message))
+	}
 	if c.Hint != "" {
 		b.WriteString("\n\nhint: " + clean(c.Hint))
 	}

@@ -75,6 +75,15 @@ func markdown(r *grader.Report, l mdLevel) string {
 		p("")
 		writeMarkdownProblem(&b, r.Problem)
 	}
+	if len(r.Causes) > 0 {
+		p("")
+		p("**Root causes**")
+		p("")
+		for _, c := range r.Causes {
+			p("- %s %s  ", statusEmoji(grader.StatusBlocked), mdText(causeText(r, c)))
+			p("  blocked: %s", mdText(blockedList(c, 8)))
+		}
+	}
 	if len(r.Notes) > 0 {
 		p("")
 		p("**Notes**")
@@ -101,7 +110,8 @@ func markdown(r *grader.Report, l mdLevel) string {
 			continue
 		}
 		for _, c := range st.Checks {
-			if c.Status == grader.StatusPass || (isNotRun(c) && r.Problem != nil) {
+			// Blocked checks are listed under their root cause above.
+			if c.Status == grader.StatusPass || c.Status == grader.StatusBlocked || (isNotRun(c) && r.Problem != nil) {
 				continue
 			}
 			p("")
@@ -229,6 +239,8 @@ func statusEmoji(s grader.Status) string {
 		return "❌"
 	case grader.StatusError:
 		return "⚠️"
+	case grader.StatusBlocked:
+		return "⛔"
 	default:
 		return "⏭️"
 	}

@@ -43,7 +43,10 @@ func Progress(w io.Writer, color bool) (onStart func(grader.Stage, grader.Check)
 				b.WriteString("  " + p.faint.Sprint(dur(c.DurationMs)))
 			}
 		}
-		if c.Status != grader.StatusPass && c.Message != "" {
+		switch {
+		case c.Status == grader.StatusBlocked:
+			b.WriteString("  " + p.faint.Sprint("— "+firstLine(blockedText(c), 100)))
+		case c.Status != grader.StatusPass && c.Message != "":
 			b.WriteString("  " + p.faint.Sprint("— "+firstLine(c.Message, 100)))
 		}
 		fmt.Fprintln(w, b.String())

@@ -70,7 +70,7 @@ func Write(w io.Writer, format string, r *grader.Report, o Options) error {
 // tally counts check outcomes; checks that never ran because of the run's
 // Problem (or an interrupt) are counted apart from real errors.
 type tally struct {
-	pass, fail, errs, notRun, skip int
+	pass, fail, errs, blocked, notRun, skip int
 }
 
 func countChecks(r *grader.Report) tally {
@@ -84,6 +84,8 @@ func countChecks(r *grader.Report) tally {
 				t.fail++
 			case c.Status == grader.StatusSkip:
 				t.skip++
+			case c.Status == grader.StatusBlocked:
+				t.blocked++
 			case isNotRun(c):
 				t.notRun++
 			default:
@@ -94,10 +96,11 @@ func countChecks(r *grader.Report) tally {
 	return t
 }
 
-// isNotRun reports whether c was never run (the runner and the CLI mark
-// such checks as errors whose message starts with "not run").
+// isNotRun reports whether c was never run (the runner or the CLI set
+// NotRun: the project did not build or start, the service died earlier,
+// the grader was interrupted).
 func isNotRun(c grader.CheckResult) bool {
-	return c.Status == grader.StatusError && strings.HasPrefix(c.Message, "not run")
+	return c.NotRun
 }
 
 // isFailure reports whether c failed or errored while actually running.
@@ -105,8 +108,51 @@ func isFailure(c grader.CheckResult) bool {
 	return c.Status == grader.StatusFail || (c.Status == grader.StatusError && !isNotRun(c))
 }
 
-// verdict is "PASSED" or "NOT PASSED".
-func verdict(r *grader.Report) string {
+// causeText is one root cause in one line: "27 checks blocked: registering
+// a user failed — POST /register: expected 201, got 500; see
+// auth.register-login". What follows the dash says how the cause's check
+// ended in this run.
+func causeText(r *grader.Report, c grader.Cause) string {
+	s := fmt.Sprintf("%s blocked: %s", plural(c.Count, "check", "checks"), firstLine(c.Reason, 300))
+	switch {
+	case c.Status == "":
+		s += fmt.Sprintf(" — %s was not run this time; run it: %s", c.Check, rerunCommand(r, c.Check))
+	case c.Status == grader.StatusPass:
+		s += fmt.Sprintf(" — %s passed in this run, so the cause showed up only here; see %s", c.Check, c.Check)
+	case c.Message != "":
+		s += fmt.Sprintf(" — %s; see %s", firstLine(c.Message, 300), c.Check)
+	default:
+		s += "; see " + c.Check
+	}
+	return s
+}
+
+// blockedList names the checks a cause blocked, at most n of them.
+func blockedList(c grader.Cause, n int) string {
+	if len(c.Blocked) <= n {
+		return strings.Join(c.Blocked, ", ")
+	}
+	return strings.Join(c.Blocked[:n], ", ") + fmt.Sprintf(" and %d more", len(c.Blocked)-n)
+}
+
+// listedCause reports whether c's reason is the one its root cause already
+// states, so that a report need not repeat it under c.
+func listedCause(r *grader.Report, c grader.CheckResult) bool {
+	for _, cause := range r.Causes {
+		if cause.Check == c.BlockedBy {
+			return cause.Reason == c.Message
+		}
+	}
+	return false
+}
+
+// blockedText is what a blocked check says on its own.
+func blockedText(c grader.CheckResult) string {
+	return "blocked by " + c.BlockedBy + ": " + clean(c.Message)
+}
+
+// passedWord is "PASSED" or "NOT PASSED".
+func passedWord(r *grader.Report) string {
 	if r.Passed {
 		return "PASSED"
 	}
@@ -116,7 +162,7 @@ func verdict(r *grader.Report) string {
 // resultLine is the one-line result: "PASSED 41/41" or
 // "NOT PASSED 41/50 (3 failed, 1 error)".
 func resultLine(r *grader.Report) string {
-	line := fmt.Sprintf("%s %d/%d", verdict(r), r.Score, r.MaxScore)
+	line := fmt.Sprintf("%s %d/%d", passedWord(r), r.Score, r.MaxScore)
 	if d := resultDetails(r); d != "" {
 		line += " (" + d + ")"
 	}
@@ -134,6 +180,9 @@ func resultDetails(r *grader.Report) string {
 	}
 	if t.errs > 0 {
 		parts = append(parts, plural(t.errs, "error", "errors"))
+	}
+	if t.blocked > 0 {
+		parts = append(parts, fmt.Sprintf("%d blocked", t.blocked))
 	}
 	if t.notRun > 0 {
 		parts = append(parts, fmt.Sprintf("%d not run", t.notRun))
@@ -220,6 +269,9 @@ func rerunCommand(r *grader.Report, checkID string) string {
 
 // rerunHint is the "what next" line under a report, or "".
 func rerunHint(r *grader.Report) string {
+	if len(r.Causes) > 0 && r.Problem == nil {
+		return "re-run the check that blocks the most: " + rerunCommand(r, r.Causes[0].Check)
+	}
 	if c, ok := firstFailure(r); ok {
 		return "re-run one check: " + rerunCommand(r, c.ID)
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/fatih/color"
 
 	"github.com/backend-grader/grader/internal/grader"
-	"github.com/backend-grader/grader/internal/harness"
+	"github.com/backend-grader/grader/internal/verdict"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -137,8 +137,20 @@ func TestJUnitIsValidXMLWithTheRightCounts(t *testing.T) {
 			t.Fatalf("%s: the JUnit XML does not parse: %v\n%s", fx.name, err, out)
 		}
 		n := r.Counts()
-		if doc.Tests != n[grader.StatusPass]+n[grader.StatusFail]+n[grader.StatusError]+n[grader.StatusSkip] ||
-			doc.Failures != n[grader.StatusFail] || doc.Errors != n[grader.StatusError] || doc.Skipped != n[grader.StatusSkip] {
+		// A blocked check is skipped when its cause failed in the report,
+		// else a failure (see junit.go).
+		blockedSkipped := 0
+		for _, st := range r.Stages {
+			for _, c := range st.Checks {
+				if c.Status == grader.StatusBlocked && causeFailed(r, c.BlockedBy) {
+					blockedSkipped++
+				}
+			}
+		}
+		blockedFailed := n[grader.StatusBlocked] - blockedSkipped
+		if doc.Tests != n[grader.StatusPass]+n[grader.StatusFail]+n[grader.StatusError]+n[grader.StatusSkip]+n[grader.StatusBlocked] ||
+			doc.Failures != n[grader.StatusFail]+blockedFailed || doc.Errors != n[grader.StatusError] ||
+			doc.Skipped != n[grader.StatusSkip]+blockedSkipped {
 			t.Errorf("%s: counts tests=%d failures=%d errors=%d skipped=%d, want %v", fx.name,
 				doc.Tests, doc.Failures, doc.Errors, doc.Skipped, n)
 		}
@@ -299,7 +311,7 @@ func TestClassroomShape(t *testing.T) {
 		if got.Version != 1 || sum != r.Score || got.MaxScore != r.MaxScore {
 			t.Errorf("%s: version %d, tests sum to %d of %d; want 1, %d of %d", fx.name, got.Version, sum, got.MaxScore, r.Score, r.MaxScore)
 		}
-		want := map[string]string{"allpass": "pass", "mixed": "fail", "problem": "fail"}[fx.name]
+		want := map[string]string{"allpass": "pass", "mixed": "fail", "problem": "fail", "blocked": "fail"}[fx.name]
 		if got.Status != want {
 			t.Errorf("%s: status %q, want %q", fx.name, got.Status, want)
 		}
@@ -339,6 +351,7 @@ func TestResultLine(t *testing.T) {
 		"allpass": "PASSED 10/10",
 		"mixed":   "NOT PASSED 7/14 (2 failed, 1 error, 1 skipped)",
 		"problem": "NOT PASSED 0/6 (your project did not build, 3 not run)",
+		"blocked": "NOT PASSED 1/15 (1 failed, 1 error, 4 blocked)",
 	}
 	for _, fx := range fixtures {
 		if got := resultLine(fx.make()); got != cases[fx.name] {
@@ -359,7 +372,7 @@ func TestProgress(t *testing.T) {
 	want := "caching · Caching with Redis\n" +
 		"  ✓ caching.hit  Repeated reads come from the cache  [2/2]  120ms\n" +
 		"  ! caching.ttl  Cached entries expire after CACHE_TTL_SECONDS  [0/2]  30.0s  — timed out after 30s: the service did not answer in time\n" +
-		"  - caching.redis-down  Survives Redis going away  [skipped]  — fault injection needs the grader's own service containers (--services docker)\n"
+		"  – caching.redis-down  Survives Redis going away  [skipped]  — fault injection needs the grader's own service containers (--services docker)\n"
 	if buf.String() != want {
 		t.Errorf("progress:\n%s\nwant:\n%s", buf.String(), want)
 	}
@@ -374,7 +387,7 @@ func TestProgress(t *testing.T) {
 
 func TestEvidenceIsCut(t *testing.T) {
 	long := strings.Repeat("line\n", 500)
-	lines := renderStep(harness.Step{Kind: "sql", Command: "SELECT 1", Output: long}, cutText)
+	lines := renderStep(verdict.Step{Kind: "sql", Command: "SELECT 1", Output: long}, cutText)
 	if lines.cmd[0] != "sql> SELECT 1" {
 		t.Errorf("command line %q", lines.cmd[0])
 	}
@@ -382,7 +395,7 @@ func TestEvidenceIsCut(t *testing.T) {
 		t.Errorf("cut output: %d lines, last %q", len(lines.out), lines.out[len(lines.out)-1])
 	}
 	wide := strings.Repeat("é", 4000) // 8000 bytes, one line
-	lines = renderStep(harness.Step{Kind: "redis", Command: "GET k", Output: wide}, cutText)
+	lines = renderStep(verdict.Step{Kind: "redis", Command: "GET k", Output: wide}, cutText)
 	if len(lines.out) != 2 || len(lines.out[0]) > cutText.bytes || !strings.HasSuffix(lines.out[0], "é") {
 		t.Errorf("cut on a rune boundary: %d lines, first %d bytes", len(lines.out), len(lines.out[0]))
 	}
@@ -419,5 +432,54 @@ func TestMarkdownText(t *testing.T) {
 		if got := mdText(in); got != want {
 			t.Errorf("mdText(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestBlockedIsShownHonestlyEverywhere(t *testing.T) {
+	r := blockedReport()
+	// The text report opens with the root causes, before the stages.
+	lines := strings.Split(render(t, "text", r, Options{}), "\n")
+	if len(lines) < 6 || lines[4] != "root causes" ||
+		!strings.HasPrefix(lines[5], "  ⊘ 3 checks blocked: registering a user failed") ||
+		!strings.HasSuffix(lines[5], "see auth.register-login") {
+		t.Errorf("the text report does not open with the root cause:\n%s", strings.Join(lines[:min(8, len(lines))], "\n"))
+	}
+	text := strings.Join(lines, "\n")
+	for _, want := range []string{"legend: ✓ pass  ✗ fail  ! error", "⊘ blocked", "    ▶ $ curl -i -X POST",
+		"rest.create was not run this time; run it: grader check /home/learner/tasks-api --stage auth --check rest.create"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text report lacks %q", want)
+		}
+	}
+	// Every blocked check names its cause in every format.
+	for _, f := range []string{"junit", "classroom", "gradescope"} {
+		out := render(t, f, r, Options{})
+		if n := strings.Count(out, "blocked by auth.register-login"); n < 3 {
+			t.Errorf("%s names the cause %d times, want once per blocked check (3)", f, n)
+		}
+	}
+	var back grader.Report
+	if err := json.Unmarshal([]byte(render(t, "json", r, Options{})), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.SchemaVersion != 2 || back.Stages[0].Checks[1].BlockedBy != "auth.register-login" || len(back.Causes) != 2 ||
+		back.Causes[0].Count != 3 || len(back.Tainted) != 1 {
+		t.Errorf("json: schema %d, blockedBy %q, causes %+v, tainted %v", back.SchemaVersion, back.Stages[0].Checks[1].BlockedBy, back.Causes, back.Tainted)
+	}
+	gh := render(t, "github", r, Options{})
+	if strings.Count(gh, "::error title=blocked by ") != 2 || strings.Contains(gh, "title=auth.unauthorized") {
+		t.Errorf("github: want one annotation per root cause, none per blocked check:\n%s", gh)
+	}
+	md := render(t, "markdown", r, Options{})
+	if !strings.Contains(md, "**Root causes**") || strings.Index(md, "**Root causes**") > strings.Index(md, "### ") {
+		t.Errorf("markdown: the root causes do not come before the stages:\n%s", md)
+	}
+
+	// Progress says what blocked a check.
+	var buf bytes.Buffer
+	_, onResult := Progress(&buf, false)
+	onResult(grader.Stage{ID: "auth"}, r.Stages[0].Checks[1])
+	if !strings.Contains(buf.String(), "⊘ auth.unauthorized") || !strings.Contains(buf.String(), "— blocked by auth.register-login: registering") {
+		t.Errorf("progress of a blocked check: %q", buf.String())
 	}
 }

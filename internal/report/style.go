@@ -35,7 +35,8 @@ func newPalette(on bool) palette {
 	}
 }
 
-// symbol returns a status's mark: ✓ pass, ✗ fail, ! error, - skip.
+// symbol returns a status's mark: ✓ pass, ✗ fail, ! error, ⊘ blocked,
+// – skip (the legend of the text report says so).
 func symbol(s grader.Status) string {
 	switch s {
 	case grader.StatusPass:
@@ -44,10 +45,19 @@ func symbol(s grader.Status) string {
 		return "✗"
 	case grader.StatusError:
 		return "!"
+	case grader.StatusBlocked:
+		return "⊘"
 	default:
-		return "-"
+		return "–"
 	}
 }
+
+// decisiveMark precedes the step that decided a failure.
+const decisiveMark = "▶"
+
+// legend explains the marks of the text report.
+const legend = "✓ pass  ✗ fail  ! error (could not be judged)  ⊘ blocked (by another check)  – skip  " +
+	decisiveMark + " the step that decided it"
 
 // mark is the status symbol in its colour.
 func (p palette) mark(s grader.Status) string {
@@ -56,7 +66,7 @@ func (p palette) mark(s grader.Status) string {
 		return p.green.Sprint(symbol(s))
 	case grader.StatusFail:
 		return p.red.Sprint(symbol(s))
-	case grader.StatusError:
+	case grader.StatusError, grader.StatusBlocked:
 		return p.yellow.Sprint(symbol(s))
 	default:
 		return p.faint.Sprint(symbol(s))

@@ -36,6 +36,14 @@ func renderText(r *grader.Report, o Options) []byte {
 		b.WriteString("\n")
 		writeProblem(&b, p, r.Problem)
 	}
+	if len(r.Causes) > 0 {
+		line("")
+		line("%s", p.bold.Sprint("root causes"))
+		for _, cause := range r.Causes {
+			line("  %s %s", p.mark(grader.StatusBlocked), clean(causeText(r, cause)))
+			line("      %s", p.faint.Sprint("blocked: "+blockedList(cause, 8)))
+		}
+	}
 	if len(r.Notes) > 0 {
 		line("")
 		line("notes:")
@@ -44,6 +52,10 @@ func renderText(r *grader.Report, o Options) []byte {
 		}
 	}
 
+	if t := countChecks(r); t.fail+t.errs+t.blocked+t.notRun+t.skip > 0 {
+		line("")
+		line("%s", p.faint.Sprint("legend: "+legend))
+	}
 	for _, st := range r.Stages {
 		line("")
 		writeStage(&b, p, r, st, c, o.Verbose)
@@ -115,7 +127,14 @@ func writeStage(b *strings.Builder, p palette, r *grader.Report, st grader.Stage
 			continue
 		}
 		const ind = "      "
-		for _, m := range strings.Split(clean(ch.Message), "\n") {
+		msg := clean(ch.Message)
+		if ch.Status == grader.StatusBlocked {
+			msg = blockedText(ch)
+			if listedCause(r, ch) {
+				msg = "blocked by " + ch.BlockedBy + " (see root causes above)"
+			}
+		}
+		for _, m := range strings.Split(msg, "\n") {
 			if ch.Status == grader.StatusSkip {
 				m = p.faint.Sprint(m)
 			}
@@ -127,7 +146,13 @@ func writeStage(b *strings.Builder, p palette, r *grader.Report, st grader.Stage
 					b.WriteString("\n")
 				}
 				sl := renderStep(s, c)
-				for _, l := range sl.cmd {
+				for j, l := range sl.cmd {
+					if j == 0 && s.Decisive {
+						// The mark stands out to the left of the evidence.
+						l = strings.TrimPrefix(l, decisiveMark+" ")
+						b.WriteString(ind[:len(ind)-2] + p.boldRed.Sprint(decisiveMark) + " " + p.cyan.Sprint(l) + "\n")
+						continue
+					}
 					b.WriteString(ind + p.cyan.Sprint(l) + "\n")
 				}
 				for _, l := range sl.out {

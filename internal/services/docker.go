@@ -18,10 +18,12 @@ import (
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
+	tcexec "github.com/testcontainers/testcontainers-go/exec"
 	tclog "github.com/testcontainers/testcontainers-go/log"
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 
 	"github.com/backend-grader/grader/internal/grader"
+	"github.com/backend-grader/grader/internal/services/service"
 )
 
 // Stop timeouts: containers are thrown away at the end, so teardown kills
@@ -36,30 +38,50 @@ const (
 
 // dockerServers are the containers of docker mode.
 type dockerServers struct {
-	cli        *testcontainers.DockerClient
-	runID      string
-	network    string     // name
-	host       string     // where the grader reaches published ports
-	bindIP     netip.Addr // where ports are published (zero: all interfaces)
-	pgPassword string
-	logf       func(format string, args ...any)
+	cli     *testcontainers.DockerClient
+	runID   string
+	network string     // name
+	host    string     // where the grader reaches published ports
+	bindIP  netip.Addr // where ports are published (zero: all interfaces)
+	logf    func(format string, args ...any)
 
 	mu    sync.Mutex
 	ctrs  map[grader.Service]*svcContainer
 	notes []string // said in the report (e.g. a local image used instead of the default)
 }
 
-// svcContainer is one service's container.
+// svcContainer is one service's container (a service.Container).
 type svcContainer struct {
-	spec  serviceSpec
-	ctr   *testcontainers.DockerContainer
-	ports map[string]string // container port ("5432/tcp") -> host port
+	svc      service.Service
+	spec     service.ContainerSpec
+	image    string
+	source   string // where the image reference came from
+	host     string // where the grader reaches published ports
+	ctr      *testcontainers.DockerContainer
+	ports    map[string]string // container port ("5432/tcp") -> host port
+	adminURL string
 }
 
-// addr is the host:port where the grader reaches the container's port.
-func (d *dockerServers) addr(c *svcContainer, port string) string {
-	return net.JoinHostPort(d.host, c.ports[port])
+// Addr is the host:port where the grader reaches the container's port.
+func (c *svcContainer) Addr(port string) string {
+	return net.JoinHostPort(c.host, c.ports[port])
 }
+
+// Exec runs cmd in the container; a non-zero exit is an error with the output.
+func (c *svcContainer) Exec(ctx context.Context, cmd ...string) (string, error) {
+	code, out, err := c.ctr.Exec(ctx, cmd, tcexec.Multiplexed())
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", strings.Join(cmd, " "), err)
+	}
+	b, _ := io.ReadAll(out)
+	if code != 0 {
+		return string(b), fmt.Errorf("%s exited with code %d: %s", strings.Join(cmd, " "), code, strings.TrimSpace(string(b)))
+	}
+	return string(b), nil
+}
+
+// probe asks the service whether it answers.
+func (c *svcContainer) probe(ctx context.Context) error { return c.svc.Probe(ctx, c.adminURL) }
 
 var dockerInit sync.Once
 
@@ -137,7 +159,7 @@ func (s *Servers) startDocker(ctx context.Context, o Options) error {
 	host, bind := dockerHost(ctx, cli)
 	d := &dockerServers{
 		cli: cli, runID: s.runID, network: "grader-" + s.runID, host: host, bindIP: bind,
-		pgPassword: randomHex(12), logf: s.logf, ctrs: map[grader.Service]*svcContainer{},
+		logf: s.logf, ctrs: map[grader.Service]*svcContainer{},
 	}
 	s.docker = d
 
@@ -151,17 +173,13 @@ func (s *Servers) startDocker(ctx context.Context, o Options) error {
 	}
 
 	var wg sync.WaitGroup
-	errs := make([]error, len(serviceOrder))
-	for i, svc := range serviceOrder {
-		if !s.need[svc] {
-			continue
-		}
-		ref, source := o.image(svc)
-		sp := d.spec(svc, ref, source)
+	errs := make([]error, len(s.need))
+	for i, svc := range s.need {
+		ref, source := o.image(svc.Name())
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = d.start(ctx, sp)
+			errs[i] = d.start(ctx, svc, ref, source)
 		}()
 	}
 	wg.Wait()
@@ -171,27 +189,11 @@ func (s *Servers) startDocker(ctx context.Context, o Options) error {
 
 	s.notes = append(s.notes, "services: the grader's own containers (docker mode, network "+d.network+")")
 	s.notes = append(s.notes, d.notes...)
-	if c := d.ctrs[grader.Postgres]; c != nil {
-		s.pgAdminURL = fmt.Sprintf("postgres://postgres:%s@%s/postgres?sslmode=disable", d.pgPassword, d.addr(c, "5432/tcp"))
-	}
-	if c := d.ctrs[grader.Redis]; c != nil {
-		s.redisURL = "redis://" + d.addr(c, "6379/tcp") + "/0"
-		s.redisDBs = redisDatabases
-	}
-	if c := d.ctrs[grader.RabbitMQ]; c != nil {
-		s.amqpURL = "amqp://guest:guest@" + d.addr(c, "5672/tcp") + "/"
-		// Vhosts through the management API when the image has it (it
-		// listens before AMQP does), else through rabbitmqctl.
-		mgmt := "http://" + d.addr(c, "15672/tcp")
-		mctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		if err := mgmtCheck(mctx, mgmt, s.amqpURL); err == nil {
-			s.mgmtURL = mgmt
-		} else {
-			s.logf("rabbitmq: no management API (%s): vhosts through rabbitmqctl", oneLine(err))
-		}
-		cancel()
-	}
-	return s.connectAdmin(ctx)
+	return s.open(ctx, func(svc service.Service) service.Server {
+		c := d.container(svc.Name())
+		return service.Server{URL: c.adminURL, Given: true, Container: c, Logf: s.logf,
+			Setting: func(string) string { return "" }}
+	})
 }
 
 // firstEnvError returns the first error, as an *EnvError.
@@ -210,34 +212,35 @@ func firstEnvError(errs []error) error {
 }
 
 // start pulls the image when needed, runs the container and waits until the
-// grader's own probe succeeds.
-func (d *dockerServers) start(ctx context.Context, sp serviceSpec) error {
+// service's own probe succeeds.
+func (d *dockerServers) start(ctx context.Context, svc service.Service, ref, source string) error {
 	t0 := time.Now()
-	if err := d.ensureImage(ctx, &sp); err != nil {
+	c := &svcContainer{svc: svc, spec: svc.Container(), image: ref, source: source, host: d.host}
+	if err := d.ensureImage(ctx, c); err != nil {
 		return err
 	}
-	d.logf("starting %s (%s)", sp.svc, sp.image)
-	var c *svcContainer
+	d.logf("starting %s (%s)", svc.Name(), c.image)
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
-		c, err = d.run(ctx, sp)
+		err = d.run(ctx, c)
 		if err == nil || !isPortConflict(err) {
 			break
 		}
 	}
 	if err != nil {
 		return &EnvError{
-			Message: fmt.Sprintf("could not start the %s container (%s): %s", sp.svc, sp.image, oneLine(err)),
+			Message: fmt.Sprintf("could not start the %s container (%s): %s", svc.Name(), c.image, oneLine(err)),
 			Fix:     "check the engine with 'docker ps -a' and 'docker info'; 'grader clean' removes containers earlier runs left",
 		}
 	}
+	c.adminURL = c.spec.AdminURL(c.Addr)
 	d.mu.Lock()
-	d.ctrs[sp.svc] = c
+	d.ctrs[svc.Name()] = c
 	d.mu.Unlock()
-	if err := d.waitReady(ctx, c, sp.readyTimeout); err != nil {
+	if err := d.waitReady(ctx, c, c.spec.ReadyTimeout); err != nil {
 		return err
 	}
-	d.logf("%s ready in %.1fs", sp.svc, time.Since(t0).Seconds())
+	d.logf("%s ready in %.1fs", svc.Name(), time.Since(t0).Seconds())
 	return nil
 }
 
@@ -247,7 +250,7 @@ func (d *dockerServers) start(ctx context.Context, sp serviceSpec) error {
 // scripts/build-images.sh builds is here, that one is used (and said):
 // nobody chose the default, and the local one honours the same contract.
 // An image the user named is never replaced.
-func (d *dockerServers) ensureImage(ctx context.Context, sp *serviceSpec) error {
+func (d *dockerServers) ensureImage(ctx context.Context, sp *svcContainer) error {
 	if _, err := d.cli.ImageInspect(ctx, sp.image); err == nil {
 		return nil
 	}
@@ -269,23 +272,24 @@ func (d *dockerServers) ensureImage(ctx context.Context, sp *serviceSpec) error 
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		local := "grader/" + string(sp.svc) + ":local"
+		name := sp.svc.Name()
+		local := LocalImage(name)
 		_, lerr := d.cli.ImageInspect(ctx, local)
-		if sp.imageSource == "default" && lerr == nil {
-			note := fmt.Sprintf("%s: %s cannot be pulled here, so the local %s (scripts/build-images.sh) is used", sp.svc, sp.image, local)
+		if sp.source == "default" && lerr == nil {
+			note := fmt.Sprintf("%s: %s cannot be pulled here, so the local %s (scripts/build-images.sh) is used", name, sp.image, local)
 			d.logf("%s", note)
-			sp.image, sp.imageSource = local, "local fallback"
+			sp.image, sp.source = local, "local fallback"
 			d.mu.Lock()
 			d.notes = append(d.notes, note)
 			d.mu.Unlock()
 			return nil
 		}
-		fix := fmt.Sprintf("without a registry, build local images with scripts/build-images.sh and set %s=%s (or --image %s=REF); behind a mirror set GRADER_IMAGE_PREFIX", imageEnv(sp.svc), local, sp.svc)
+		fix := fmt.Sprintf("without a registry, build local images with scripts/build-images.sh and set %s=%s (or --image %s=REF); behind a mirror set GRADER_IMAGE_PREFIX", ImageEnv(name), local, name)
 		if lerr == nil && local != sp.image {
-			fix = fmt.Sprintf("%s is on this machine (scripts/build-images.sh): set %s=%s or pass --image %s=%s", local, imageEnv(sp.svc), local, sp.svc, local)
+			fix = fmt.Sprintf("%s is on this machine (scripts/build-images.sh): set %s=%s or pass --image %s=%s", local, ImageEnv(name), local, name, local)
 		}
 		return &EnvError{
-			Message: fmt.Sprintf("image %s (for %s, from %s) is not on this machine and could not be pulled: %s", sp.image, sp.svc, sp.imageSource, oneLine(err)),
+			Message: fmt.Sprintf("image %s (for %s, from %s) is not on this machine and could not be pulled: %s", sp.image, name, sp.source, oneLine(err)),
 			Fix:     fix,
 		}
 	}
@@ -294,47 +298,49 @@ func (d *dockerServers) ensureImage(ctx context.Context, sp *serviceSpec) error 
 
 // run creates and starts the container with fixed host ports, so that the
 // URLs stay valid across a fault-injection Stop/Start.
-func (d *dockerServers) run(ctx context.Context, sp serviceSpec) (*svcContainer, error) {
+func (d *dockerServers) run(ctx context.Context, c *svcContainer) error {
+	sp, name := c.spec, string(c.svc.Name())
 	ports := map[string]string{}
 	bindings := network.PortMap{}
-	for _, p := range sp.ports {
+	for _, p := range sp.Ports {
 		hp, err := freePort(d.bindIP)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		ports[p] = hp
 		bindings[network.MustParsePort(p)] = []network.PortBinding{{HostIP: d.bindIP, HostPort: hp}}
 	}
 	stop := containerStopTimeout
 	opts := []testcontainers.ContainerCustomizer{
-		testcontainers.WithName(fmt.Sprintf("grader-%s-%s", d.runID, sp.svc)),
-		testcontainers.WithLabels(map[string]string{LabelRun: d.runID, "io.grader.service": string(sp.svc)}),
-		testcontainers.WithEnv(sp.env),
-		testcontainers.WithExposedPorts(sp.ports...),
-		tcnetwork.WithNetworkName([]string{string(sp.svc)}, d.network),
-		testcontainers.WithConfigModifier(func(c *container.Config) {
-			c.Hostname = string(sp.svc)
-			c.StopTimeout = &stop
+		testcontainers.WithName(fmt.Sprintf("grader-%s-%s", d.runID, name)),
+		testcontainers.WithLabels(map[string]string{LabelRun: d.runID, "io.grader.service": name}),
+		testcontainers.WithEnv(sp.Env),
+		testcontainers.WithExposedPorts(sp.Ports...),
+		tcnetwork.WithNetworkName([]string{name}, d.network),
+		testcontainers.WithConfigModifier(func(cc *container.Config) {
+			cc.Hostname = name
+			cc.StopTimeout = &stop
 		}),
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
 			hc.PortBindings = bindings
-			hc.ShmSize = sp.shmSize
+			hc.ShmSize = sp.ShmSize
 		}),
 		testcontainers.WithLogger(tclog.Default()),
 	}
-	if len(sp.cmd) > 0 {
-		opts = append(opts, testcontainers.WithCmd(sp.cmd...))
+	if len(sp.Cmd) > 0 {
+		opts = append(opts, testcontainers.WithCmd(sp.Cmd...))
 	}
-	ctr, err := testcontainers.Run(ctx, sp.image, opts...)
+	ctr, err := testcontainers.Run(ctx, c.image, opts...)
 	if err != nil {
 		if ctr != nil {
 			tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 			_ = ctr.Terminate(tctx, testcontainers.StopTimeout(0))
 			cancel()
 		}
-		return nil, err
+		return err
 	}
-	return &svcContainer{spec: sp, ctr: ctr, ports: ports}, nil
+	c.ctr, c.ports = ctr, ports
+	return nil
 }
 
 // waitReady polls the service's probe until it answers, the container exits
@@ -345,7 +351,7 @@ func (d *dockerServers) waitReady(ctx context.Context, c *svcContainer, timeout 
 	var last error
 	for {
 		pctx, pcancel := context.WithTimeout(wctx, 3*time.Second)
-		last = c.spec.probe(pctx, d, c)
+		last = c.probe(pctx)
 		pcancel()
 		if last == nil {
 			return nil
@@ -356,15 +362,15 @@ func (d *dockerServers) waitReady(ctx context.Context, c *svcContainer, timeout 
 		st, err := c.ctr.State(wctx)
 		if err == nil && !st.Running && !st.Paused {
 			return &EnvError{
-				Message: fmt.Sprintf("the %s container (%s) exited with code %d while starting; its last lines:\n%s", c.spec.svc, c.spec.image, st.ExitCode, d.logTail(c, 15)),
-				Fix:     imageFix(c.spec.svc),
+				Message: fmt.Sprintf("the %s container (%s) exited with code %d while starting; its last lines:\n%s", c.svc.Name(), c.image, st.ExitCode, d.logTail(c, 15)),
+				Fix:     imageFix(c.svc.Name()),
 			}
 		}
 		select {
 		case <-wctx.Done():
 			return &EnvError{
-				Message: fmt.Sprintf("%s (%s) did not answer within %s: %s; its last lines:\n%s", c.spec.svc, c.spec.image, timeout, oneLine(last), d.logTail(c, 15)),
-				Fix:     imageFix(c.spec.svc),
+				Message: fmt.Sprintf("%s (%s) did not answer within %s: %s; its last lines:\n%s", c.svc.Name(), c.image, timeout, oneLine(last), d.logTail(c, 15)),
+				Fix:     imageFix(c.svc.Name()),
 			}
 		case <-time.After(200 * time.Millisecond):
 		}
@@ -372,7 +378,7 @@ func (d *dockerServers) waitReady(ctx context.Context, c *svcContainer, timeout 
 }
 
 func imageFix(svc grader.Service) string {
-	return fmt.Sprintf("if %s names an image of your own, it must honour the official image's contract (see scripts/build-images.sh); a busy machine may need another try", imageEnv(svc))
+	return fmt.Sprintf("if %s names an image of your own, it must honour the official image's contract (see scripts/build-images.sh); a busy machine may need another try", ImageEnv(svc))
 }
 
 // logTail returns the container's last n log lines, indented.
@@ -425,7 +431,7 @@ func (d *dockerServers) close(ctx context.Context) error {
 			_, _ = d.cli.ContainerUnpause(ctx, c.ctr.GetContainerID(), client.ContainerUnpauseOptions{})
 			if err := c.ctr.Terminate(ctx, testcontainers.StopTimeout(terminateTimeout)); err != nil {
 				mu.Lock()
-				errs = append(errs, fmt.Sprintf("remove %s container: %s", c.spec.svc, oneLine(err)))
+				errs = append(errs, fmt.Sprintf("remove %s container: %s", c.svc.Name(), oneLine(err)))
 				mu.Unlock()
 			}
 		}()

@@ -3,11 +3,15 @@ package services
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/moby/moby/client"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/testcontainers/testcontainers-go"
@@ -15,6 +19,9 @@ import (
 	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/backend-grader/grader/internal/grader"
+	"github.com/backend-grader/grader/internal/services/postgres"
+	"github.com/backend-grader/grader/internal/services/rabbitmq"
+	"github.com/backend-grader/grader/internal/services/service"
 )
 
 // startDocker starts the services in docker mode and registers a cleanup
@@ -69,6 +76,26 @@ func assertNothingLabelled(t *testing.T, runID string) {
 	}
 }
 
+// vhostOf is the vhost of an AMQP URL ("" for the default one).
+func vhostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimPrefix(u.Path, "/")
+}
+
+// noManagement is a broker container whose management API cannot be reached,
+// as with an image without the plugin.
+type noManagement struct{ *svcContainer }
+
+func (n noManagement) Addr(port string) string {
+	if port == rabbitmq.ManagementPort {
+		return "127.0.0.1:1"
+	}
+	return n.svcContainer.Addr(port)
+}
+
 func TestDockerServices(t *testing.T) {
 	s, runID := startDocker(t, allServices)
 	if s.Mode() != ModeDocker || s.Network() != "grader-"+runID {
@@ -79,6 +106,14 @@ func TestDockerServices(t *testing.T) {
 	t0 := time.Now()
 	a, b := isolatePair(t, s)
 	t.Logf("two concurrent Isolate calls took %s", time.Since(t0).Round(time.Millisecond))
+
+	t.Run("environment", func(t *testing.T) {
+		pg, err := pgx.ParseConfig(a.Env["DATABASE_URL"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertEnvPieces(t, a.Env, pg.Host, pg.Host)
+	})
 
 	t.Run("isolation", func(t *testing.T) {
 		if _, err := a.PG.Exec(ctx, "CREATE TABLE todos (id int primary key, title text); INSERT INTO todos VALUES (1, 'from a')"); err != nil {
@@ -94,7 +129,7 @@ func TestDockerServices(t *testing.T) {
 		if n, err := b.Redis.Exists(ctx, "todo:1").Result(); err != nil || n != 0 {
 			t.Errorf("scope b sees scope a's key (%d, %v)", n, err)
 		}
-		if a.AMQPURL == b.AMQPURL || !strings.HasSuffix(a.AMQPURL, "/"+a.vhost) {
+		if a.AMQPURL == b.AMQPURL || vhostOf(a.AMQPURL) == "" || vhostOf(a.AMQPURL) == vhostOf(b.AMQPURL) {
 			t.Fatalf("AMQP URLs %q and %q: want one vhost each", a.AMQPURL, b.AMQPURL)
 		}
 		ca, err := amqp.Dial(a.Env["AMQP_URL"])
@@ -137,13 +172,26 @@ func TestDockerServices(t *testing.T) {
 		if want := "@postgres:5432/"; !strings.Contains(a.NetEnv["DATABASE_URL"], want) {
 			t.Fatalf("NetEnv DATABASE_URL = %q, want host postgres:5432", a.NetEnv["DATABASE_URL"])
 		}
+		assertEnvPieces(t, a.NetEnv, "postgres", "redis")
+		if a.NetEnv["PGPORT"] != "5432" || a.NetEnv["REDIS_PORT"] != "6379" {
+			t.Errorf("NetEnv PGPORT %q REDIS_PORT %q: want the container ports", a.NetEnv["PGPORT"], a.NetEnv["REDIS_PORT"])
+		}
 		img, _ := (Options{Images: testImages(t)}).withDefaults().image(grader.Postgres)
-		out := runOnNetwork(t, s, img, "psql", a.NetEnv["DATABASE_URL"], "-Atc", "SELECT title FROM todos WHERE id = 1")
+		out := runOnNetwork(t, s, img, nil, "psql", a.NetEnv["DATABASE_URL"], "-Atc", "SELECT title FROM todos WHERE id = 1")
 		if strings.TrimSpace(out) != "from a" {
 			t.Errorf("psql from a container on the network printed %q, want %q", out, "from a")
 		}
+		// libpq's variables alone reach the same database.
+		pgVars := map[string]string{}
+		for _, k := range []string{"PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE"} {
+			pgVars[k] = a.NetEnv[k]
+		}
+		out = runOnNetwork(t, s, img, pgVars, "psql", "-Atc", "SELECT title FROM todos WHERE id = 1")
+		if strings.TrimSpace(out) != "from a" {
+			t.Errorf("psql with only PG* variables printed %q, want %q", out, "from a")
+		}
 		rimg, _ := (Options{Images: testImages(t)}).withDefaults().image(grader.Redis)
-		out = runOnNetwork(t, s, rimg, "redis-cli", "-u", a.NetEnv["REDIS_URL"], "GET", "todo:1")
+		out = runOnNetwork(t, s, rimg, nil, "redis-cli", "-u", a.NetEnv["REDIS_URL"], "GET", "todo:1")
 		if strings.TrimSpace(out) != "a" {
 			t.Errorf("redis-cli from a container on the network printed %q, want %q", out, "a")
 		}
@@ -188,7 +236,7 @@ func TestDockerServices(t *testing.T) {
 		}
 		t.Logf("stop postgres took %s, start again (until it answers) %s", stopped.Round(time.Millisecond), (time.Since(t0) - stopped).Round(time.Millisecond))
 		// Same URL as before: the data is there and the learner's URL still works.
-		if err := pingPostgres(ctx, a.Env["DATABASE_URL"]); err != nil {
+		if err := postgres.Service.Probe(ctx, a.Env["DATABASE_URL"]); err != nil {
 			t.Errorf("DATABASE_URL after a restart of postgres: %v", err)
 		}
 		var title string
@@ -199,13 +247,13 @@ func TestDockerServices(t *testing.T) {
 		if err := a.Faults.Stop(ctx, "rabbitmq"); err != nil {
 			t.Fatal(err)
 		}
-		if err := dialAMQP(ctx, a.AMQPURL); err == nil {
+		if err := rabbitmq.Service.Probe(ctx, a.AMQPURL); err == nil {
 			t.Error("rabbitmq accepted a connection while stopped")
 		}
 		if err := a.Faults.Start(ctx, "rabbitmq"); err != nil {
 			t.Fatal(err)
 		}
-		if err := dialAMQP(ctx, a.Env["AMQP_URL"]); err != nil {
+		if err := rabbitmq.Service.Probe(ctx, a.Env["AMQP_URL"]); err != nil {
 			t.Errorf("the scope's vhost after a restart of rabbitmq: %v", err)
 		}
 		t.Logf("stop + start rabbitmq took %s", time.Since(t0).Round(time.Millisecond))
@@ -232,8 +280,8 @@ func TestDockerServices(t *testing.T) {
 		// The broker of this run stands in for someone's RabbitMQ with the
 		// management plugin: external mode then gives each scope a vhost.
 		c := s.docker.container(grader.RabbitMQ)
-		mgmt := "http://" + s.docker.addr(c, "15672/tcp")
-		ext, err := Start(ctx, Options{Mode: ModeExternal, AMQPURL: s.amqpURL, AMQPManagementURL: mgmt, Getenv: envOf(nil)}, []grader.Service{grader.RabbitMQ})
+		mgmt := "http://" + c.Addr(rabbitmq.ManagementPort)
+		ext, err := Start(ctx, Options{Mode: ModeExternal, AMQPURL: s.admin[grader.RabbitMQ], AMQPManagementURL: mgmt, Getenv: envOf(nil)}, []grader.Service{grader.RabbitMQ})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -242,72 +290,94 @@ func TestDockerServices(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sc.vhost == "" || hasNote(sc.Notes, "broker state is shared") {
-			t.Fatalf("external scope with a management API: vhost %q, notes %q", sc.vhost, sc.Notes)
+		if vhostOf(sc.AMQPURL) == "" || hasNote(sc.Notes, "broker state is shared") {
+			t.Fatalf("external scope with a management API: AMQP_URL %q, notes %q", sc.AMQPURL, sc.Notes)
 		}
-		if err := dialAMQP(ctx, sc.AMQPURL); err != nil {
+		if err := rabbitmq.Service.Probe(ctx, sc.AMQPURL); err != nil {
 			t.Fatalf("dial the scope's vhost: %v", err)
 		}
 		if err := sc.Release(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if err := dialAMQP(ctx, sc.AMQPURL); err == nil {
+		if err := rabbitmq.Service.Probe(ctx, sc.AMQPURL); err == nil {
 			t.Error("the released vhost still accepts connections")
 		}
 	})
 
 	t.Run("vhosts through rabbitmqctl", func(t *testing.T) {
 		// Images without the management plugin: vhosts through docker exec.
-		if s.mgmtURL == "" {
+		if rabbitmq.ManagementURL(s.insts[grader.RabbitMQ]) == "" {
 			t.Fatal("the run's broker has no management API: the default and local images have one")
 		}
-		saved := s.mgmtURL
-		s.mgmtURL = ""
-		defer func() { s.mgmtURL = saved }()
+		c := s.docker.container(grader.RabbitMQ)
+		inst, err := rabbitmq.Service.Open(ctx, service.Server{URL: s.admin[grader.RabbitMQ], Container: noManagement{c}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := rabbitmq.ManagementURL(inst); m != "" {
+			t.Fatalf("the instance uses the management API %s that does not answer", m)
+		}
 		t0 := time.Now()
-		sc, err := s.Isolate(ctx, "exec")
+		lease, err := inst.Isolate(ctx, scopeName("exec"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("Isolate with rabbitmqctl took %s", time.Since(t0).Round(time.Millisecond))
-		if sc.vhost == "" {
-			t.Fatal("no vhost")
+		if vhostOf(lease.URL) == "" {
+			t.Fatalf("no vhost in %q", lease.URL)
 		}
-		if err := dialAMQP(ctx, sc.AMQPURL); err != nil {
+		if err := rabbitmq.Service.Probe(ctx, lease.URL); err != nil {
 			t.Fatalf("dial the scope's vhost: %v", err)
 		}
-		if err := sc.Release(ctx); err != nil {
+		if err := lease.Release(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if err := dialAMQP(ctx, sc.AMQPURL); err == nil {
+		if err := rabbitmq.Service.Probe(ctx, lease.URL); err == nil {
 			t.Error("the released vhost still accepts connections")
 		}
 	})
 
+	t.Run("labels", func(t *testing.T) {
+		// Something else started for the run with its Labels (a learner's
+		// container) is left running here: Close must remove it (the
+		// cleanup of startDocker checks that nothing labelled remains).
+		img, _ := (Options{Images: testImages(t)}).withDefaults().image(grader.Redis)
+		c, err := testcontainers.Run(ctx, img, testcontainers.WithCmd("redis-server"), testcontainers.WithLabels(s.Labels()))
+		if err != nil {
+			if c != nil {
+				_ = c.Terminate(context.Background())
+			}
+			t.Fatal(err)
+		}
+		if got := s.Labels()[LabelRun]; got != runID {
+			t.Errorf("Labels()[%s] = %q, want the run id %q", LabelRun, got, runID)
+		}
+	})
+
 	t.Run("release", func(t *testing.T) {
-		url, name := a.AMQPURL, a.pgName
+		url, name := a.AMQPURL, a.Env["PGDATABASE"]
 		t0 := time.Now()
 		if err := a.Release(ctx); err != nil {
 			t.Fatalf("Release: %v", err)
 		}
 		t.Logf("Release took %s", time.Since(t0).Round(time.Millisecond))
-		if err := dialAMQP(ctx, url); err == nil {
+		if err := rabbitmq.Service.Probe(ctx, url); err == nil {
 			t.Error("the released scope's vhost still accepts connections")
 		}
-		var n int
-		if err := s.pgAdmin.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", name).Scan(&n); err != nil || n != 0 {
-			t.Errorf("database %s remains after Release (%d, %v)", name, n, err)
+		if n := pgCount(t, s, "SELECT count(*) FROM pg_database WHERE datname = $1", name); n != 0 {
+			t.Errorf("database %s remains after Release (%d)", name, n)
 		}
 	})
 }
 
 // runOnNetwork runs a one-off container on the run's network and returns its output.
-func runOnNetwork(t *testing.T, s *Servers, image string, cmd ...string) string {
+func runOnNetwork(t *testing.T, s *Servers, image string, env map[string]string, cmd ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c, err := testcontainers.Run(ctx, image,
 		testcontainers.WithCmd(cmd...),
+		testcontainers.WithEnv(env),
 		testcontainers.WithLabels(s.Labels()),
 		tcnetwork.WithNetworkName(nil, s.Network()),
 		testcontainers.WithWaitStrategy(wait.ForExit().WithExitTimeout(30*time.Second)),
@@ -391,16 +461,27 @@ func TestAutoChoosesDocker(t *testing.T) {
 
 func TestDoctorDocker(t *testing.T) {
 	requireDocker(t)
-	images := testImages(t)
+	images := requireImages(t)
 	var b strings.Builder
 	ok := Doctor(context.Background(), Options{Mode: ModeDocker, Images: images, Getenv: envOf(nil)}, &b)
 	t.Log("\n" + b.String())
-	if len(images) == 3 {
-		if !ok {
-			t.Errorf("Doctor = false with Docker and local images")
+	if !ok {
+		t.Errorf("Doctor = false with Docker and an image for every service:\n%s", b.String())
+	}
+	for _, svc := range Names() {
+		if want := "ok    image " + string(svc) + ": " + images[svc] + " (--image) is on this machine"; !strings.Contains(b.String(), want) {
+			t.Errorf("doctor output lacks %q:\n%s", want, b.String())
 		}
-		if !strings.Contains(b.String(), "ok    image postgres: "+images[grader.Postgres]+" (--image) is on this machine") {
-			t.Errorf("doctor output does not report the postgres image as present")
+	}
+	// Nothing named: the default images, else (no registry) the local ones,
+	// as a run would use them.
+	b.Reset()
+	if !Doctor(context.Background(), Options{Mode: ModeDocker, Getenv: envOf(nil)}, &b) {
+		t.Errorf("Doctor with the default images = false although a run would pull them or use the local ones:\n%s", b.String())
+	}
+	for _, svc := range Names() {
+		if images[svc] == LocalImage(svc) && strings.Contains(b.String(), "image "+string(svc)+": "+DefaultImages[svc]+" (default) is not here") {
+			t.Errorf("doctor says %s's default image is missing although %s is here:\n%s", svc, LocalImage(svc), b.String())
 		}
 	}
 	// An image that is not here, from a registry that cannot resolve: a FAIL with the recipe.
@@ -415,13 +496,22 @@ func TestDoctorDocker(t *testing.T) {
 // An interrupted Start leaves nothing behind.
 func TestDockerStartInterrupted(t *testing.T) {
 	requireDocker(t)
+	images := requireImages(t)
 	runID := "test-" + randomHex(4)
-	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s, err := Start(ctx, Options{Mode: ModeDocker, Images: testImages(t), RunID: runID}, allServices)
+	// Interrupt once the broker's container runs: RabbitMQ takes seconds to
+	// answer, so Start is then waiting for it, with containers to remove.
+	var once sync.Once
+	logf := func(format string, args ...any) {
+		if strings.HasPrefix(fmt.Sprintf(format, args...), "starting rabbitmq") {
+			once.Do(func() { time.AfterFunc(300*time.Millisecond, cancel) })
+		}
+	}
+	s, err := Start(ctx, Options{Mode: ModeDocker, Images: images, RunID: runID, Logf: logf}, allServices)
 	if err == nil {
 		_ = s.Close(context.Background())
-		t.Skip("all three services started within 1.5s: nothing was interrupted")
+		t.Fatal("Start succeeded although it was interrupted while RabbitMQ was starting")
 	}
 	if s != nil {
 		t.Errorf("Start returned servers with an error")

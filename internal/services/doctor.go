@@ -2,6 +2,7 @@ package services
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -9,10 +10,8 @@ import (
 	"time"
 
 	"github.com/distribution/reference"
-	"github.com/jackc/pgx/v5"
-	"github.com/redis/go-redis/v9"
 
-	"github.com/backend-grader/grader/internal/grader"
+	"github.com/backend-grader/grader/internal/services/service"
 )
 
 // Doctor checks what the services need on this machine and prints one line
@@ -21,7 +20,6 @@ import (
 // o asks for (auto: the mode it would choose).
 func Doctor(ctx context.Context, o Options, w io.Writer) bool {
 	o = o.withDefaults()
-	u := o.external()
 	d := &doctor{w: w}
 
 	// Docker and images.
@@ -31,7 +29,7 @@ func Doctor(ctx context.Context, o Options, w io.Writer) bool {
 	mode := o.Mode
 	if mode == ModeAuto {
 		switch {
-		case u.anyGiven():
+		case o.anyGiven():
 			mode = ModeExternal
 			d.line("info", "services: auto chooses external (service URLs are given)", "")
 		case derr == nil:
@@ -52,7 +50,7 @@ func Doctor(ctx context.Context, o Options, w io.Writer) bool {
 			d.line("info", "docker: Ryuk (testcontainers' reaper) is disabled; the grader removes its containers itself, and 'grader clean' removes what a killed run left", "")
 		}
 		cli, err := dockerClient(ctx)
-		for _, svc := range serviceOrder {
+		for _, svc := range Names() {
 			ref, source := o.image(svc)
 			if err == nil {
 				if _, ierr := cli.ImageInspect(ctx, ref); ierr == nil {
@@ -65,11 +63,16 @@ func Doctor(ctx context.Context, o Options, w io.Writer) bool {
 				d.line("info", fmt.Sprintf("image %s: %s (%s) is not here yet: it is pulled from %s on first use", svc, ref, source, reg), "")
 				continue
 			}
-			local := "grader/" + string(svc) + ":local"
-			fix := fmt.Sprintf("build local images with scripts/build-images.sh and set %s=%s, or set GRADER_IMAGE_PREFIX to a mirror", imageEnv(svc), local)
+			local := LocalImage(svc)
+			fix := fmt.Sprintf("build local images with scripts/build-images.sh and set %s=%s, or set GRADER_IMAGE_PREFIX to a mirror", ImageEnv(svc), local)
 			if err == nil && local != ref {
 				if _, ierr := cli.ImageInspect(ctx, local); ierr == nil {
-					fix = fmt.Sprintf("%s is on this machine (scripts/build-images.sh): set %s=%s or pass --image %s=%s", local, imageEnv(svc), local, svc, local)
+					if source == "default" {
+						// What a run does too (ensureImage): nobody chose the default.
+						d.line("info", fmt.Sprintf("image %s: %s cannot be pulled here (%s unreachable), so the local %s (scripts/build-images.sh) is used", svc, ref, reg, local), "")
+						continue
+					}
+					fix = fmt.Sprintf("%s is on this machine (scripts/build-images.sh): set %s=%s or pass --image %s=%s", local, ImageEnv(svc), local, svc, local)
 				}
 			}
 			d.problem(docker, fmt.Sprintf("image %s: %s (%s) is not here and %s cannot be reached (%s)", svc, ref, source, reg, oneLine(rerr)), fix)
@@ -79,51 +82,36 @@ func Doctor(ctx context.Context, o Options, w io.Writer) bool {
 	// External servers.
 	ext := mode == ModeExternal
 	extOK := true
-	type target struct {
-		svc  grader.Service
-		url  string
-		flag string
-	}
-	for _, t := range []target{
-		{grader.Postgres, u.postgres, "--postgres-url"},
-		{grader.Redis, u.redis, "--redis-url"},
-		{grader.RabbitMQ, u.amqp, "--amqp-url"},
-	} {
-		where := hostPort(t.url)
-		if !u.given[t.svc] {
+	for _, svc := range registry {
+		srv := o.server(svc)
+		name, where := svc.Name(), hostPort(srv.URL)
+		if !srv.Given {
 			where += " (standard local address)"
 		}
-		if err := checkScheme(t.svc, t.url); err != nil {
-			d.problem(ext, fmt.Sprintf("%s (external): %s", t.svc, err.(*EnvError).Message), err.(*EnvError).Fix)
+		if err := service.CheckScheme(name, svc.External(), srv.URL); err != nil {
+			ee := err.(*EnvError)
+			d.problem(ext, fmt.Sprintf("%s (external): %s", name, ee.Message), ee.Fix)
 			continue
 		}
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		detail, err := d.external(pctx, t.svc, t.url)
+		detail, err := svc.Doctor(pctx, srv)
 		cancel()
 		if err != nil {
 			extOK = false
 			if !ext {
-				d.line("info", fmt.Sprintf("%s (external) at %s: %s (not needed in docker mode)", t.svc, where, friendly(err)), "")
+				d.line("info", fmt.Sprintf("%s (external) at %s: %s (not needed in docker mode)", name, where, friendly(err)), "")
 				continue
 			}
-			d.problem(true, fmt.Sprintf("%s (external) at %s: %s", t.svc, where, friendly(err)),
-				fmt.Sprintf("start it, give yours with %s (or GRADER_%s_URL), or use --services docker", t.flag, envName(t.svc)))
+			msg := friendly(err)
+			fix := fmt.Sprintf("start it, give yours with %s (or %s), or use --services docker", svc.External().URLFlag, svc.External().URLEnv)
+			var ee *EnvError
+			if errors.As(err, &ee) {
+				msg, fix = ee.Message, ee.Fix
+			}
+			d.problem(true, fmt.Sprintf("%s (external) at %s: %s", name, where, msg), fix)
 			continue
 		}
-		d.line("ok", fmt.Sprintf("%s (external) at %s: %s", t.svc, where, detail), "")
-	}
-	if u.mgmt != "" {
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := mgmtCheck(pctx, u.mgmt, u.amqp)
-		cancel()
-		if err != nil {
-			d.problem(ext, fmt.Sprintf("rabbitmq management API at %s: %s", redactURL(u.mgmt), friendly(err)),
-				"enable it (rabbitmq-plugins enable rabbitmq_management) and check the URL and credentials")
-		} else {
-			d.line("ok", fmt.Sprintf("rabbitmq management API at %s answers: each run gets its own vhost", redactURL(u.mgmt)), "")
-		}
-	} else if ext {
-		d.line("info", "rabbitmq: no --amqp-management-url: in external mode every run shares the default vhost", "")
+		d.line("ok", fmt.Sprintf("%s (external) at %s: %s", name, where, detail), "")
 	}
 
 	if d.blocked {
@@ -159,48 +147,6 @@ func (d *doctor) problem(blocking bool, msg, fix string) {
 	d.line("warn", msg, fix)
 }
 
-// external probes one external server and describes what it found.
-func (d *doctor) external(ctx context.Context, svc grader.Service, raw string) (string, error) {
-	switch svc {
-	case grader.Postgres:
-		conn, err := pgx.Connect(ctx, raw)
-		if err != nil {
-			return "", err
-		}
-		defer conn.Close(context.WithoutCancel(ctx))
-		var version string
-		var ok bool
-		err = conn.QueryRow(ctx, `SELECT current_setting('server_version'), rolsuper OR (rolcreaterole AND rolcreatedb)
-			FROM pg_roles WHERE rolname = current_user`).Scan(&version, &ok)
-		if err != nil {
-			return "", err
-		}
-		if !ok {
-			return "", fmt.Errorf("PostgreSQL %s answers, but this user may not create roles and databases (needs superuser or CREATEROLE CREATEDB)", version)
-		}
-		return "PostgreSQL " + version + " answers; the user may create roles and databases", nil
-	case grader.Redis:
-		opt, err := redis.ParseURL(raw)
-		if err != nil {
-			return "", err
-		}
-		opt.MaxRetries = -1
-		opt.DialerRetries = 1
-		c := redis.NewClient(opt)
-		defer c.Close()
-		n, err := countRedisDBs(ctx, c)
-		if err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("answers, %d logical databases (up to %d concurrent runs)", n, n-1), nil
-	default:
-		if err := dialAMQP(ctx, raw); err != nil {
-			return "", err
-		}
-		return "answers", nil
-	}
-}
-
 // registryReachable resolves the registry host of an image reference.
 func registryReachable(ctx context.Context, ref string) (string, error) {
 	named, err := reference.ParseNormalizedNamed(ref)
@@ -219,8 +165,4 @@ func registryReachable(ctx context.Context, ref string) (string, error) {
 	}
 	_, err = net.DefaultResolver.LookupHost(lctx, h)
 	return host, err
-}
-
-func envName(svc grader.Service) string {
-	return map[grader.Service]string{grader.Postgres: "POSTGRES", grader.Redis: "REDIS", grader.RabbitMQ: "AMQP"}[svc]
 }

@@ -15,6 +15,9 @@ import (
 
 	"github.com/backend-grader/grader/internal/grader"
 	"github.com/backend-grader/grader/internal/harness"
+	"github.com/backend-grader/grader/internal/services/rabbitmq"
+	redisgr "github.com/backend-grader/grader/internal/services/redis"
+	"github.com/backend-grader/grader/internal/services/service"
 )
 
 var allServices = []grader.Service{grader.Postgres, grader.Redis, grader.RabbitMQ}
@@ -82,6 +85,9 @@ func TestExternalIsolation(t *testing.T) {
 	if !strings.Contains(a.NetEnv["DATABASE_URL"], "@host.docker.internal:") {
 		t.Errorf("NetEnv DATABASE_URL = %q, want the host reached as host.docker.internal", a.NetEnv["DATABASE_URL"])
 	}
+	assertEnvPieces(t, a.Env, "127.0.0.1", "127.0.0.1")
+	assertEnvPieces(t, a.NetEnv, "host.docker.internal", "host.docker.internal")
+	pgName := a.Env["PGDATABASE"]
 
 	// Postgres: a's table is invisible in b, b's role cannot even connect to a's database.
 	if _, err := a.PG.Exec(ctx, "CREATE TABLE todos (id int primary key, title text); INSERT INTO todos VALUES (1, 'from a')"); err != nil {
@@ -91,7 +97,7 @@ func TestExternalIsolation(t *testing.T) {
 	if err := b.PG.QueryRow(ctx, "SELECT to_regclass('todos')::text").Scan(&reg); err != nil || reg != nil {
 		t.Errorf("scope b sees table todos (%v, %v)", reg, err)
 	}
-	cross := withCredentials(a.Env["DATABASE_URL"], b.pgName, passwordOf(t, b.Env["DATABASE_URL"]), a.pgName)
+	cross := service.WithCredentials(a.Env["DATABASE_URL"], b.Env["PGUSER"], b.Env["PGPASSWORD"], a.Env["PGDATABASE"])
 	if conn, err := pgx.Connect(ctx, cross); err == nil {
 		conn.Close(ctx)
 		t.Errorf("scope b's role connected to scope a's database")
@@ -114,7 +120,10 @@ func TestExternalIsolation(t *testing.T) {
 	if n, err := b.Redis.Exists(ctx, "todo:1").Result(); err != nil || n != 0 {
 		t.Errorf("scope b sees scope a's key (exists=%d, %v)", n, err)
 	}
-	ropt, _ := redis.ParseURL(a.Env["REDIS_URL"])
+	ropt, err := redis.ParseURL(a.Env["REDIS_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
 	rc := redis.NewClient(ropt)
 	if v, err := rc.Get(ctx, "todo:1").Result(); err != nil || v != "a" {
 		t.Errorf("key via REDIS_URL = %q, %v", v, err)
@@ -125,7 +134,7 @@ func TestExternalIsolation(t *testing.T) {
 	if !hasNote(a.Notes, "broker state is shared") {
 		t.Errorf("notes %q do not say that broker state is shared", a.Notes)
 	}
-	if err := dialAMQP(ctx, a.AMQPURL); err != nil {
+	if err := rabbitmq.Service.Probe(ctx, a.AMQPURL); err != nil {
 		t.Errorf("dial AMQP_URL: %v", err)
 	}
 	if err := a.Faults.Pause(ctx, "redis"); !errors.Is(err, harness.ErrNoFaults) {
@@ -133,22 +142,28 @@ func TestExternalIsolation(t *testing.T) {
 	}
 
 	// Release drops the database and the role, and empties and frees the Redis db.
-	name, db := a.pgName, a.redisDB
+	ropt, err = redis.ParseURL(a.Env["REDIS_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := ropt.DB
 	if err := a.Release(ctx); err != nil {
 		t.Fatalf("Release: %v", err)
 	}
-	var left int
-	if err := s.pgAdmin.QueryRow(ctx, "SELECT (SELECT count(*) FROM pg_database WHERE datname = $1) + (SELECT count(*) FROM pg_roles WHERE rolname = $1)", name).Scan(&left); err != nil || left != 0 {
-		t.Errorf("after Release, %d of database/role %s remain (%v)", left, name, err)
+	if left := pgCount(t, s, "SELECT (SELECT count(*) FROM pg_database WHERE datname = $1) + (SELECT count(*) FROM pg_roles WHERE rolname = $1)", pgName); left != 0 {
+		t.Errorf("after Release, %d of database/role %s remain", left, pgName)
 	}
-	dbc := s.redisDBClient(db)
+	dbc := redis.NewClient(ropt)
 	if n, err := dbc.DBSize(ctx).Result(); err != nil || n != 0 {
 		t.Errorf("after Release redis db %d holds %d keys (%v)", db, n, err)
 	}
 	dbc.Close()
-	if n, _ := s.redisMeta.Exists(ctx, claimPrefix+strconv.Itoa(db)).Result(); n != 0 {
-		t.Errorf("after Release the claim on redis db %d remains", db)
+	ropt.DB = 0
+	meta := redis.NewClient(ropt)
+	if n, err := meta.Exists(ctx, redisgr.ClaimPrefix+strconv.Itoa(db)).Result(); err != nil || n != 0 {
+		t.Errorf("after Release the claim on redis db %d remains (%v)", db, err)
 	}
+	meta.Close()
 	if err := a.Release(ctx); err != nil {
 		t.Errorf("second Release: %v", err)
 	}
@@ -199,36 +214,6 @@ func TestExternalConcurrentRuns(t *testing.T) {
 			}
 			seen[u] = true
 		}
-	}
-}
-
-// A database that holds data the grader did not write is never claimed.
-func TestExternalRedisForeignDataIsLeftAlone(t *testing.T) {
-	s := startExternalAll(t)
-	ctx := context.Background()
-	foreign := -1
-	for n := 1; n < s.redisDBs; n++ {
-		used, _ := s.redisMeta.SIsMember(ctx, usedSetKey, n).Result()
-		c := s.redisDBClient(n)
-		size, _ := c.DBSize(ctx).Result()
-		c.Close()
-		if !used && size == 0 {
-			foreign = n
-			break
-		}
-	}
-	if foreign < 0 {
-		t.Skip("every redis database has been used by the grader already")
-	}
-	c := s.redisDBClient(foreign)
-	defer c.Close()
-	if err := c.Set(ctx, "someone-elses-key", "1", time.Minute).Err(); err != nil {
-		t.Fatal(err)
-	}
-	defer c.Del(ctx, "someone-elses-key")
-	usable, err := s.redisDBUsable(ctx, foreign)
-	if err != nil || usable {
-		t.Errorf("redisDBUsable(%d) with foreign data = %v, %v; want false", foreign, usable, err)
 	}
 }
 
@@ -299,11 +284,84 @@ func hasNote(notes []string, sub string) bool {
 	return false
 }
 
-func passwordOf(t *testing.T, raw string) string {
+// pgCount runs a count query on the run's Postgres as the administrator.
+func pgCount(t *testing.T, s *Servers, query string, args ...any) int {
 	t.Helper()
-	cfg, err := pgx.ParseConfig(raw)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, s.admin[grader.Postgres])
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cfg.Password
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, query, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// assertEnvPieces checks the conventional variables beside the URLs
+// (DESIGN.md §2.2): they name the same server, credentials and database.
+func assertEnvPieces(t *testing.T, env map[string]string, pgHost, redisHost string) {
+	t.Helper()
+	db, err := pgx.ParseConfig(env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"PGHOST": pgHost, "PGPORT": strconv.Itoa(int(db.Port)), "PGUSER": db.User,
+		"PGPASSWORD": db.Password, "PGDATABASE": db.Database,
+	}
+	ropt, err := redis.ParseURL(env["REDIS_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want["REDIS_HOST"], want["REDIS_PORT"], _ = strings.Cut(ropt.Addr, ":")
+	if want["REDIS_HOST"] != redisHost {
+		t.Errorf("REDIS_URL %q: want host %s", env["REDIS_URL"], redisHost)
+	}
+	for k, v := range want {
+		if env[k] != v {
+			t.Errorf("%s = %q, want %q (env %v)", k, env[k], v, env)
+		}
+	}
+	if db.Host != pgHost || db.Password == "" || db.User == "postgres" {
+		t.Errorf("DATABASE_URL %q: want host %s and the scope's own role with a password", env["DATABASE_URL"], pgHost)
+	}
+}
+
+// With the machine's RabbitMQ management API (rabbitmq-plugins enable
+// rabbitmq_management), external mode gives each scope a vhost of its own.
+func TestExternalVhosts(t *testing.T) {
+	requireExternal(t)
+	const mgmt = "http://127.0.0.1:15672"
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	env := envOf(map[string]string{"GRADER_AMQP_MANAGEMENT_URL": mgmt})
+	var b strings.Builder
+	if !Doctor(ctx, Options{Mode: ModeExternal, Getenv: env}, &b) || !strings.Contains(b.String(), "each run gets its own vhost") {
+		unavailable(t, "the RabbitMQ management API at %s does not answer (rabbitmq-plugins enable rabbitmq_management):\n%s", mgmt, b.String())
+	}
+	s, err := Start(ctx, Options{Mode: ModeExternal, Getenv: env}, []grader.Service{grader.RabbitMQ})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	a, c := isolatePair(t, s)
+	if vhostOf(a.AMQPURL) == "" || vhostOf(a.AMQPURL) == vhostOf(c.AMQPURL) || hasNote(a.Notes, "broker state is shared") {
+		t.Fatalf("AMQP URLs %q and %q, notes %q: want one vhost each", a.AMQPURL, c.AMQPURL, a.Notes)
+	}
+	if a.Env["AMQP_URL"] != a.AMQPURL || !strings.Contains(a.NetEnv["AMQP_URL"], "@host.docker.internal:5672/"+vhostOf(a.AMQPURL)) {
+		t.Errorf("Env AMQP_URL %q, NetEnv AMQP_URL %q", a.Env["AMQP_URL"], a.NetEnv["AMQP_URL"])
+	}
+	if err := rabbitmq.Service.Probe(ctx, a.AMQPURL); err != nil {
+		t.Fatalf("dial the scope's vhost: %v", err)
+	}
+	if err := a.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := rabbitmq.Service.Probe(ctx, a.AMQPURL); err == nil {
+		t.Error("the released vhost still accepts connections")
+	}
 }

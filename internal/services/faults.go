@@ -71,7 +71,7 @@ func (f *dockerFaults) restore(ctx context.Context) error {
 func (f *dockerFaults) get(service string) (*svcContainer, error) {
 	c := f.d.container(grader.Service(service))
 	if c == nil {
-		return nil, fmt.Errorf("no %s container in this run: the services are postgres, redis and rabbitmq, as far as the stage needs them", service)
+		return nil, fmt.Errorf("no %s container in this run: the services are %s, as far as the stage needs them", service, namesText())
 	}
 	return c, nil
 }
@@ -133,7 +133,7 @@ func (f *dockerFaults) Start(ctx context.Context, service string) error {
 	if err := f.d.checkPorts(ctx, c); err != nil {
 		return err
 	}
-	if err := f.d.waitReady(ctx, c, c.spec.readyTimeout); err != nil {
+	if err := f.d.waitReady(ctx, c, c.spec.ReadyTimeout); err != nil {
 		return fmt.Errorf("start %s again: %w", service, err)
 	}
 	return nil
@@ -165,7 +165,7 @@ func (d *dockerServers) checkPorts(ctx context.Context, c *svcContainer) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s came back on other host ports %v (was %v): the URLs the service was given are stale", c.spec.svc, changed, c.ports)
+			return fmt.Errorf("%s came back on other host ports %v (was %v): the URLs the service was given are stale", c.svc.Name(), changed, c.ports)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

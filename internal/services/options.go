@@ -8,31 +8,37 @@ import (
 	"time"
 
 	"github.com/backend-grader/grader/internal/grader"
+	"github.com/backend-grader/grader/internal/services/postgres"
+	"github.com/backend-grader/grader/internal/services/rabbitmq"
+	"github.com/backend-grader/grader/internal/services/redis"
+	"github.com/backend-grader/grader/internal/services/service"
 )
 
 // Standard local addresses used in external mode when no URL is given.
 const (
-	DefaultPostgresURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	DefaultRedisURL    = "redis://127.0.0.1:6379/0"
-	DefaultAMQPURL     = "amqp://guest:guest@127.0.0.1:5672/"
+	DefaultPostgresURL = postgres.DefaultURL
+	DefaultRedisURL    = redis.DefaultURL
+	DefaultAMQPURL     = rabbitmq.DefaultURL
 )
 
 // DefaultImages are the official images used in docker mode when neither
 // Options.Images nor GRADER_*_IMAGE name one (GRADER_IMAGE_PREFIX goes in
 // front of them for a registry mirror).
-var DefaultImages = map[grader.Service]string{
-	grader.Postgres: "postgres:16-alpine",
-	grader.Redis:    "redis:7-alpine",
-	grader.RabbitMQ: "rabbitmq:3.13-management-alpine",
-}
+var DefaultImages = func() map[grader.Service]string {
+	m := map[grader.Service]string{}
+	for _, s := range registry {
+		m[s.Name()] = s.DefaultImage()
+	}
+	return m
+}()
 
-// serviceOrder is the order services are listed and started in.
-var serviceOrder = []grader.Service{grader.Postgres, grader.Redis, grader.RabbitMQ}
-
-// imageEnv is the variable that names a service's image.
-func imageEnv(svc grader.Service) string {
+// ImageEnv is the variable that names a service's image (GRADER_POSTGRES_IMAGE).
+func ImageEnv(svc grader.Service) string {
 	return "GRADER_" + strings.ToUpper(string(svc)) + "_IMAGE"
 }
+
+// LocalImage is the image scripts/build-images.sh builds for a service.
+func LocalImage(svc grader.Service) string { return "grader/" + string(svc) + ":local" }
 
 func (o Options) withDefaults() Options {
 	if o.Getenv == nil {
@@ -45,9 +51,28 @@ func (o Options) withDefaults() Options {
 		o.Mode = ModeAuto
 	}
 	if o.RunID == "" {
-		o.RunID = time.Now().UTC().Format("20060102t150405") + "-" + randomHex(3)
+		o.RunID = time.Now().UTC().Format("20060102t150405") + "-" + service.RandomHex(3)
 	}
 	o.RunID = labelSafe(o.RunID)
+	// The named fields are folded into the maps the registry reads.
+	urls := map[grader.Service]string{}
+	for k, v := range o.URLs {
+		urls[k] = v
+	}
+	for svc, v := range map[grader.Service]string{grader.Postgres: o.PostgresURL, grader.Redis: o.RedisURL, grader.RabbitMQ: o.AMQPURL} {
+		if v != "" && urls[svc] == "" {
+			urls[svc] = v
+		}
+	}
+	o.URLs = urls
+	settings := map[string]string{}
+	for k, v := range o.Settings {
+		settings[k] = v
+	}
+	if o.AMQPManagementURL != "" && settings[rabbitmq.SettingManagementURL] == "" {
+		settings[rabbitmq.SettingManagementURL] = o.AMQPManagementURL
+	}
+	o.Settings = settings
 	return o
 }
 
@@ -67,43 +92,61 @@ func labelSafe(id string) string {
 		s = s[:48]
 	}
 	if s == "" {
-		s = "run-" + randomHex(3)
+		s = "run-" + service.RandomHex(3)
 	}
 	return s
 }
 
-// externalURLs are the external servers resolved from options and the
-// environment, and whether each was given or defaulted.
-type externalURLs struct {
-	postgres, redis, amqp, mgmt string
-	given                       map[grader.Service]bool
-}
-
-func (o Options) external() externalURLs {
-	pick := func(flag, env, def string) (string, bool) {
-		if flag != "" {
-			return flag, true
-		}
-		if v := o.Getenv(env); v != "" {
-			return v, true
-		}
-		return def, false
+// url is the external server of svc: the option, else its environment
+// variable, else the standard local address (given false).
+func (o Options) url(svc service.Service) (string, bool) {
+	if v := o.URLs[svc.Name()]; v != "" {
+		return v, true
 	}
-	u := externalURLs{given: map[grader.Service]bool{}}
-	var ok bool
-	u.postgres, ok = pick(o.PostgresURL, "GRADER_POSTGRES_URL", DefaultPostgresURL)
-	u.given[grader.Postgres] = ok
-	u.redis, ok = pick(o.RedisURL, "GRADER_REDIS_URL", DefaultRedisURL)
-	u.given[grader.Redis] = ok
-	u.amqp, ok = pick(o.AMQPURL, "GRADER_AMQP_URL", DefaultAMQPURL)
-	u.given[grader.RabbitMQ] = ok
-	u.mgmt, _ = pick(o.AMQPManagementURL, "GRADER_AMQP_MANAGEMENT_URL", "")
-	return u
+	ext := svc.External()
+	if v := o.Getenv(ext.URLEnv); v != "" {
+		return v, true
+	}
+	return ext.DefaultURL, false
 }
 
-// anyGiven reports whether any external URL was given (auto mode then means external).
-func (u externalURLs) anyGiven() bool {
-	return u.given[grader.Postgres] || u.given[grader.Redis] || u.given[grader.RabbitMQ] || u.mgmt != ""
+// setting is one of svc's optional settings: the option, else its
+// environment variable ("" when neither).
+func (o Options) setting(svc service.Service, key string) string {
+	if v := o.Settings[key]; v != "" {
+		return v
+	}
+	for _, st := range svc.External().Settings {
+		if st.Key == key && st.Env != "" {
+			return o.Getenv(st.Env)
+		}
+	}
+	return ""
+}
+
+// server is what external mode hands svc.
+func (o Options) server(svc service.Service) service.Server {
+	u, given := o.url(svc)
+	return service.Server{
+		URL: u, Given: given, Logf: o.Logf,
+		Setting: func(key string) string { return o.setting(svc, key) },
+	}
+}
+
+// anyGiven reports whether any external URL or setting was given (auto mode
+// then means external).
+func (o Options) anyGiven() bool {
+	for _, svc := range registry {
+		if _, given := o.url(svc); given {
+			return true
+		}
+		for _, st := range svc.External().Settings {
+			if o.setting(svc, st.Key) != "" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // image is the reference used for svc in docker mode, and where it came from.
@@ -111,8 +154,8 @@ func (o Options) image(svc grader.Service) (ref, source string) {
 	if ref := o.Images[svc]; ref != "" {
 		return ref, "--image"
 	}
-	if ref := o.Getenv(imageEnv(svc)); ref != "" {
-		return ref, imageEnv(svc)
+	if ref := o.Getenv(ImageEnv(svc)); ref != "" {
+		return ref, ImageEnv(svc)
 	}
 	ref = DefaultImages[svc]
 	if p := o.Getenv("GRADER_IMAGE_PREFIX"); p != "" {
@@ -133,7 +176,7 @@ func resolveMode(ctx context.Context, o Options) (Mode, error) {
 	default:
 		return "", fmt.Errorf("unknown services mode %q: use docker, external or auto", o.Mode)
 	}
-	if o.external().anyGiven() {
+	if o.anyGiven() {
 		o.Logf("services: external (service URLs given)")
 		return ModeExternal, nil
 	}
@@ -149,11 +192,11 @@ func resolveMode(ctx context.Context, o Options) (Mode, error) {
 	return ModeDocker, nil
 }
 
-// oneLine keeps the first line of an error, for messages.
-func oneLine(err error) string {
-	s := strings.TrimSpace(err.Error())
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return s
-}
+// Helpers of the leaf, under the names this package has always used.
+var (
+	oneLine   = service.OneLine
+	friendly  = service.Friendly
+	hostPort  = service.HostPort
+	redactURL = service.Redact
+	randomHex = service.RandomHex
+)

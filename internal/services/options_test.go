@@ -4,11 +4,16 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/backend-grader/grader/internal/grader"
 	"github.com/backend-grader/grader/internal/harness"
+	"github.com/backend-grader/grader/internal/services/postgres"
+	"github.com/backend-grader/grader/internal/services/rabbitmq"
+	"github.com/backend-grader/grader/internal/services/redis"
+	"github.com/backend-grader/grader/internal/services/service"
 )
 
 func envOf(m map[string]string) func(string) string {
@@ -41,21 +46,73 @@ func TestImageResolution(t *testing.T) {
 
 func TestExternalURLDefaults(t *testing.T) {
 	o := Options{Getenv: envOf(map[string]string{"GRADER_REDIS_URL": "redis://r:1/0"}), AMQPURL: "amqp://u:p@a:5672/"}.withDefaults()
-	u := o.external()
-	if u.postgres != DefaultPostgresURL || u.given[grader.Postgres] {
-		t.Errorf("postgres = %q given=%v, want the default, not given", u.postgres, u.given[grader.Postgres])
+	url := func(name grader.Service) (string, bool) {
+		svc, ok := Lookup(string(name))
+		if !ok {
+			t.Fatalf("Lookup(%q) found nothing", name)
+		}
+		return o.url(svc)
 	}
-	if u.redis != "redis://r:1/0" || !u.given[grader.Redis] {
-		t.Errorf("redis = %q given=%v, want the env value, given", u.redis, u.given[grader.Redis])
+	if u, given := url(grader.Postgres); u != DefaultPostgresURL || given {
+		t.Errorf("postgres = %q given=%v, want the default, not given", u, given)
 	}
-	if u.amqp != "amqp://u:p@a:5672/" || !u.given[grader.RabbitMQ] {
-		t.Errorf("amqp = %q, want the option", u.amqp)
+	if u, given := url(grader.Redis); u != "redis://r:1/0" || !given {
+		t.Errorf("redis = %q given=%v, want the env value, given", u, given)
 	}
-	if !u.anyGiven() {
+	if u, given := url(grader.RabbitMQ); u != "amqp://u:p@a:5672/" || !given {
+		t.Errorf("amqp = %q given=%v, want the option", u, given)
+	}
+	if !o.anyGiven() {
 		t.Error("anyGiven = false with URLs given")
 	}
-	if (Options{Getenv: envOf(nil)}).withDefaults().external().anyGiven() {
+	if (Options{Getenv: envOf(nil)}).withDefaults().anyGiven() {
 		t.Error("anyGiven = true with nothing given")
+	}
+	// A setting alone (the management API) also means external.
+	m := Options{Getenv: envOf(map[string]string{"GRADER_AMQP_MANAGEMENT_URL": "http://h:15672"})}.withDefaults()
+	if !m.anyGiven() {
+		t.Error("anyGiven = false with GRADER_AMQP_MANAGEMENT_URL set")
+	}
+	if got := m.server(rabbitmq.Service).Get(rabbitmq.SettingManagementURL); got != "http://h:15672" {
+		t.Errorf("management URL setting = %q", got)
+	}
+	// URLs win over the named fields.
+	w := Options{PostgresURL: "postgres://a/x", URLs: map[grader.Service]string{grader.Postgres: "postgres://b/x"}, Getenv: envOf(nil)}.withDefaults()
+	if u, _ := w.url(postgres.Service); u != "postgres://b/x" {
+		t.Errorf("postgres = %q, want the URLs entry", u)
+	}
+}
+
+func TestRegistry(t *testing.T) {
+	names := Names()
+	if want := []grader.Service{grader.Postgres, grader.Redis, grader.RabbitMQ}; !slices.Equal(names, want) {
+		t.Fatalf("Names() = %v, want %v", names, want)
+	}
+	for _, n := range names {
+		svc, ok := Lookup(string(n))
+		if !ok || svc.Name() != n {
+			t.Errorf("Lookup(%q) = %v, %v", n, svc, ok)
+		}
+		if DefaultImages[n] == "" || svc.External().DefaultURL == "" || len(svc.Container().Ports) == 0 {
+			t.Errorf("%s lacks a default image, URL or container port", n)
+		}
+	}
+	if _, ok := Lookup("kafka"); ok {
+		t.Error("Lookup(kafka) found a service")
+	}
+	if err := Validate("kafka"); err == nil || !strings.Contains(err.Error(), "postgres, redis and rabbitmq") {
+		t.Errorf("Validate(kafka) = %v, want the known names", err)
+	}
+	if svc, ref, err := ParseImage("redis=grader/redis:local"); err != nil || svc != grader.Redis || ref != "grader/redis:local" {
+		t.Errorf("ParseImage = %q, %q, %v", svc, ref, err)
+	}
+	for _, bad := range []string{"kafka=x", "redis=", "redis"} {
+		if _, _, err := ParseImage(bad); err == nil || !strings.Contains(err.Error(), "postgres=REF, redis=REF or rabbitmq=REF") {
+			t.Errorf("ParseImage(%q) = %v, want the forms", bad, err)
+		}
+	}
+	if _, err := Start(context.Background(), Options{Mode: ModeExternal}, []grader.Service{"kafka"}); err == nil || !strings.Contains(err.Error(), "unknown service") {
+		t.Errorf("Start(kafka) = %v", err)
 	}
 }
 
@@ -111,22 +168,22 @@ func TestScopeName(t *testing.T) {
 }
 
 func TestURLHelpers(t *testing.T) {
-	got := withCredentials("postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "r", "p w", "db")
+	got := service.WithCredentials("postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "r", "p w", "db")
 	if want := "postgres://r:p%20w@127.0.0.1:5432/db?sslmode=disable"; got != want {
-		t.Errorf("withCredentials = %q, want %q", got, want)
+		t.Errorf("WithCredentials = %q, want %q", got, want)
 	}
-	if got := withCredentials("redis://:pw@h:6379/0", "", "", "7"); got != "redis://:pw@h:6379/7" {
+	if got := service.WithCredentials("redis://:pw@h:6379/0", "", "", "7"); got != "redis://:pw@h:6379/7" {
 		t.Errorf("redis db url = %q", got)
 	}
 	s := &Servers{}
-	if got := s.netURL("redis://127.0.0.1:6379/3", "redis", "6379"); got != "redis://host.docker.internal:6379/3" {
+	if got := s.netURL(redis.Service, "redis://127.0.0.1:6379/3"); got != "redis://host.docker.internal:6379/3" {
 		t.Errorf("external netURL = %q", got)
 	}
-	if got := s.netURL("redis://cache.internal:6379/3", "redis", "6379"); got != "redis://cache.internal:6379/3" {
+	if got := s.netURL(redis.Service, "redis://cache.internal:6379/3"); got != "redis://cache.internal:6379/3" {
 		t.Errorf("external netURL of a remote host = %q, want it unchanged", got)
 	}
-	s.docker = &dockerServers{}
-	if got := s.netURL("postgres://u:p@127.0.0.1:49153/db?sslmode=disable", "postgres", "5432"); got != "postgres://u:p@postgres:5432/db?sslmode=disable" {
+	s.docker = &dockerServers{ctrs: map[grader.Service]*svcContainer{grader.Postgres: {spec: postgres.Service.Container()}}}
+	if got := s.netURL(postgres.Service, "postgres://u:p@127.0.0.1:49153/db?sslmode=disable"); got != "postgres://u:p@postgres:5432/db?sslmode=disable" {
 		t.Errorf("docker netURL = %q", got)
 	}
 }
@@ -142,12 +199,12 @@ func TestEnvErrorMessage(t *testing.T) {
 }
 
 func TestCheckScheme(t *testing.T) {
-	err := checkScheme(grader.Postgres, "host=localhost user=postgres")
+	err := service.CheckScheme(grader.Postgres, postgres.Service.External(), "host=localhost user=postgres")
 	var ee *EnvError
 	if !errors.As(err, &ee) || !strings.Contains(ee.Fix, "postgres://") {
 		t.Fatalf("err = %v, want an EnvError with the URL form", err)
 	}
-	if err := checkScheme(grader.Redis, "rediss://h:6380/0"); err != nil {
+	if err := service.CheckScheme(grader.Redis, redis.Service.External(), "rediss://h:6380/0"); err != nil {
 		t.Errorf("rediss rejected: %v", err)
 	}
 }

@@ -8,6 +8,10 @@
 // run (flags, GRADER_*_URL, or the standard local ports) and only creates
 // and drops what each run needs on them.
 //
+// Each backing service is a package of its own (services/postgres,
+// services/redis, services/rabbitmq) implementing service.Service; this
+// package holds the registry (registry.go) and the two modes.
+//
 // Either way a run gets a Scope: a database and role of its own in Postgres,
 // a logical database of its own in Redis and (when the grader can) a vhost of
 // its own in RabbitMQ, with the URLs to hand to the learner's service and the
@@ -18,8 +22,8 @@
 //     images (DefaultImages) behind GRADER_IMAGE_PREFIX; a missing image is
 //     pulled once, without testcontainers' retries, and a failure says how to
 //     build local ones (scripts/build-images.sh);
-//   - readiness is the grader's own probe (SQL ping, PING, AMQP dial) within
-//     a deadline, so any image honouring the official contract works;
+//   - readiness is the service's own Probe (SQL ping, PING, AMQP dial)
+//     within a deadline, so any image honouring the official contract works;
 //   - Ryuk is disabled unless TESTCONTAINERS_RYUK_DISABLED is set: Close
 //     removes the containers (killed at once) and the network, and sweeps
 //     anything else labelled with the run; Clean removes what a killed
@@ -38,9 +42,8 @@ package services
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -51,6 +54,7 @@ import (
 
 	"github.com/backend-grader/grader/internal/grader"
 	"github.com/backend-grader/grader/internal/harness"
+	"github.com/backend-grader/grader/internal/services/service"
 )
 
 // Mode says where the services come from.
@@ -79,9 +83,16 @@ type Options struct {
 	// GRADER_POSTGRES_IMAGE etc.; else the official images, behind
 	// GRADER_IMAGE_PREFIX when set.
 	Images map[grader.Service]string
-	// External servers; each defaults to env GRADER_POSTGRES_URL,
-	// GRADER_REDIS_URL, GRADER_AMQP_URL, GRADER_AMQP_MANAGEMENT_URL, then (all
-	// but the management URL) to the standard local address.
+	// URLs are external servers by service; each defaults to the service's
+	// variable (GRADER_POSTGRES_URL, GRADER_REDIS_URL, GRADER_AMQP_URL),
+	// then to the standard local address.
+	URLs map[grader.Service]string
+	// Settings are the services' optional values by key (e.g.
+	// "amqp-management-url"); each defaults to its variable
+	// (GRADER_AMQP_MANAGEMENT_URL).
+	Settings map[string]string
+	// PostgresURL, RedisURL, AMQPURL and AMQPManagementURL are the same as
+	// URLs and Settings under their own names (URLs and Settings win).
 	PostgresURL, RedisURL, AMQPURL, AMQPManagementURL string
 	// RunID is the value of the io.grader.run label (a random one when empty).
 	RunID string
@@ -94,34 +105,18 @@ type Options struct {
 // EnvError is a failure of the grader's environment (no Docker, a service
 // that does not start or answer): never the learner's fault. The CLI maps it
 // to exit code 3.
-type EnvError struct {
-	Message string // what failed
-	Fix     string // what to do about it (may be empty)
-}
-
-func (e *EnvError) Error() string {
-	if e.Fix == "" {
-		return e.Message
-	}
-	return e.Message + "; " + e.Fix
-}
+type EnvError = service.EnvError
 
 // Servers are the services of one grader process (one check, or one batch).
 type Servers struct {
 	mode  Mode
 	runID string
 	logf  func(format string, args ...any)
-	need  map[grader.Service]bool
-	notes []string // copied into every Scope
+	need  []service.Service // in registry order
+	notes []string          // copied into every Scope
 
-	// Administrative access, from the grader's host.
-	pgAdminURL string        // superuser URL on the maintenance database
-	pgAdmin    *pgxpool.Pool // on pgAdminURL
-	redisURL   string        // base URL (db ignored)
-	redisMeta  *redis.Client // db 0: claims of logical databases
-	redisDBs   int           // number of logical databases
-	amqpURL    string        // base URL (vhost ignored)
-	mgmtURL    string        // management API base ("" when none)
+	insts map[grader.Service]service.Instance // the grader's administrative holds
+	admin map[grader.Service]string           // administrative URLs, from the grader's host
 
 	docker *dockerServers // nil in external mode
 
@@ -134,7 +129,8 @@ type Servers struct {
 func (s *Servers) Mode() Mode { return s.mode }
 
 // Network is the Docker network the services are on ("" unless docker mode):
-// a learner's container on it reaches them as postgres, redis and rabbitmq.
+// a learner's container on it reaches each service by its name (postgres,
+// redis, rabbitmq) on the service's own port.
 func (s *Servers) Network() string {
 	if s.docker == nil {
 		return ""
@@ -142,9 +138,11 @@ func (s *Servers) Network() string {
 	return s.docker.network
 }
 
-// Labels are the labels to put on anything else started for this run (a
-// learner's container, an image build), so that Close's caller and
-// `grader clean` find it.
+// Labels are the run's io.grader.run label. Close's sweep removes every
+// container, network and volume carrying it (docker mode), and `grader
+// clean` removes it when the grader was killed; a caller that starts
+// something for this run (a learner's container, an image build) puts them
+// on it so that it goes with the run's services.
 func (s *Servers) Labels() map[string]string { return map[string]string{LabelRun: s.runID} }
 
 // RunID is the value of the io.grader.run label of this run.
@@ -158,13 +156,16 @@ func (s *Servers) Notes() []string { return append([]string(nil), s.notes...) }
 // returns Servers that provide nothing. On error nothing is left running.
 func Start(ctx context.Context, o Options, need []grader.Service) (*Servers, error) {
 	o = o.withDefaults()
-	s := &Servers{runID: o.RunID, logf: o.Logf, need: map[grader.Service]bool{}, scopes: map[*Scope]bool{}}
-	for _, svc := range need {
-		switch svc {
-		case grader.Postgres, grader.Redis, grader.RabbitMQ:
-			s.need[svc] = true
-		default:
-			return nil, fmt.Errorf("unknown service %q: the services are postgres, redis and rabbitmq", svc)
+	s := &Servers{runID: o.RunID, logf: o.Logf, scopes: map[*Scope]bool{},
+		insts: map[grader.Service]service.Instance{}, admin: map[grader.Service]string{}}
+	for _, name := range need {
+		if err := Validate(string(name)); err != nil {
+			return nil, err
+		}
+	}
+	for _, svc := range registry {
+		if slices.Contains(need, svc.Name()) {
+			s.need = append(s.need, svc)
 		}
 	}
 	if len(s.need) == 0 {
@@ -191,6 +192,21 @@ func Start(ctx context.Context, o Options, need []grader.Service) (*Servers, err
 	return s, nil
 }
 
+// open hands each needed service its server and keeps the instances.
+func (s *Servers) open(ctx context.Context, server func(service.Service) service.Server) error {
+	for _, svc := range s.need {
+		srv := server(svc)
+		inst, err := svc.Open(ctx, srv)
+		if err != nil {
+			return err
+		}
+		s.insts[svc.Name()] = inst
+		s.admin[svc.Name()] = srv.URL
+		s.notes = append(s.notes, inst.Notes()...)
+	}
+	return nil
+}
+
 // Close releases the scopes still open and, in docker mode, removes the
 // containers and the network. It is safe to call more than once.
 func (s *Servers) Close(ctx context.Context) error {
@@ -212,11 +228,10 @@ func (s *Servers) Close(ctx context.Context) error {
 			errs = append(errs, err.Error())
 		}
 	}
-	if s.pgAdmin != nil {
-		s.pgAdmin.Close()
-	}
-	if s.redisMeta != nil {
-		_ = s.redisMeta.Close()
+	for _, inst := range s.insts {
+		if err := inst.Close(); err != nil {
+			errs = append(errs, err.Error())
+		}
 	}
 	if s.docker != nil {
 		if err := s.docker.close(ctx); err != nil {
@@ -232,8 +247,10 @@ func (s *Servers) Close(ctx context.Context) error {
 
 // Scope is one run's share of the services.
 type Scope struct {
-	// Env holds DATABASE_URL, REDIS_URL and AMQP_URL (those provisioned) for a
-	// learner's service running on the grader's host.
+	// Env is what a learner's service running on the grader's host
+	// receives for the services provisioned (DESIGN.md §2.2): DATABASE_URL
+	// and PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE; REDIS_URL,
+	// REDIS_HOST, REDIS_PORT (REDIS_PASSWORD when there is one); AMQP_URL.
 	Env map[string]string
 	// NetEnv holds the same for a learner's container: on Network() in docker
 	// mode (hosts postgres, redis, rabbitmq); in external mode the loopback
@@ -245,6 +262,8 @@ type Scope struct {
 	PG      *pgxpool.Pool
 	Redis   *redis.Client
 	AMQPURL string
+	// Handles are the same by service (what each service's Lease.Handle is).
+	Handles map[grader.Service]any
 	// Faults breaks the services (docker mode); harness.ErrNoFaults otherwise.
 	Faults harness.Faults
 	// Notes are remarks for the report, e.g. that broker state is shared.
@@ -252,10 +271,7 @@ type Scope struct {
 
 	servers  *Servers
 	id       string
-	pgName   string // role and database ("" when none)
-	redisDB  int    // 0: none
-	claim    *redisClaim
-	vhost    string // "" when the default vhost is shared
+	leases   []*service.Lease // in registry order
 	released bool
 	mu       sync.Mutex
 }
@@ -271,7 +287,7 @@ func (s *Servers) Isolate(ctx context.Context, id string) (*Scope, error) {
 		return nil, fmt.Errorf("isolate %q: the services are already closed", id)
 	}
 	sc := &Scope{
-		Env: map[string]string{}, NetEnv: map[string]string{},
+		Env: map[string]string{}, NetEnv: map[string]string{}, Handles: map[grader.Service]any{},
 		Notes: append([]string(nil), s.notes...), servers: s, id: scopeName(id),
 		Faults: noFaults{},
 	}
@@ -285,23 +301,33 @@ func (s *Servers) Isolate(ctx context.Context, id string) (*Scope, error) {
 	s.scopes[sc] = true
 	s.mu.Unlock()
 
-	steps := []struct {
-		svc grader.Service
-		fn  func(context.Context, *Scope) error
-	}{
-		{grader.Postgres, s.isolatePostgres},
-		{grader.Redis, s.isolateRedis},
-		{grader.RabbitMQ, s.isolateRabbit},
-	}
-	for _, st := range steps {
-		if !s.need[st.svc] {
-			continue
-		}
-		if err := st.fn(ctx, sc); err != nil {
+	for _, svc := range s.need {
+		lease, err := s.insts[svc.Name()].Isolate(ctx, sc.id)
+		if err != nil {
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 			_ = sc.Release(rctx)
 			cancel()
 			return nil, err
+		}
+		sc.mu.Lock()
+		sc.leases = append(sc.leases, lease)
+		sc.mu.Unlock()
+		for k, v := range svc.Env(lease.URL) {
+			sc.Env[k] = v
+		}
+		for k, v := range svc.Env(s.netURL(svc, lease.URL)) {
+			sc.NetEnv[k] = v
+		}
+		sc.Handles[svc.Name()] = lease.Handle
+		switch h := lease.Handle.(type) {
+		case *pgxpool.Pool:
+			sc.PG = h
+		case *redis.Client:
+			sc.Redis = h
+		case string:
+			if svc.Name() == grader.RabbitMQ {
+				sc.AMQPURL = h
+			}
 		}
 	}
 	return sc, nil
@@ -311,8 +337,9 @@ func (s *Servers) Isolate(ctx context.Context, id string) (*Scope, error) {
 // Redis database and deletes its vhost. It is safe to call more than once.
 func (sc *Scope) Release(ctx context.Context) error { return sc.release(ctx, true) }
 
-// release undoes Isolate; restore also unpauses and starts again what the
-// scope's Faults broke (not worth it when the containers go next).
+// release undoes Isolate, in reverse order; restore also unpauses and
+// starts again what the scope's Faults broke (not worth it when the
+// containers go next).
 func (sc *Scope) release(ctx context.Context, restore bool) error {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
@@ -331,19 +358,31 @@ func (sc *Scope) release(ctx context.Context, restore bool) error {
 			errs = append(errs, err.Error())
 		}
 	}
-	if err := s.releaseRabbit(ctx, sc); err != nil {
-		errs = append(errs, err.Error())
-	}
-	if err := s.releaseRedis(ctx, sc); err != nil {
-		errs = append(errs, err.Error())
-	}
-	if err := s.releasePostgres(ctx, sc); err != nil {
-		errs = append(errs, err.Error())
+	for i := len(sc.leases) - 1; i >= 0; i-- {
+		if err := sc.leases[i].Release(ctx); err != nil {
+			errs = append(errs, err.Error())
+		}
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("release %s: %s", sc.id, strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// netURL is how a learner's container reaches the server behind raw: by the
+// service's name on the grader's network (docker mode, the container port),
+// or through host.docker.internal for a server on the host's loopback.
+func (s *Servers) netURL(svc service.Service, raw string) string {
+	if s.docker != nil {
+		if c := s.docker.container(svc.Name()); c != nil {
+			port := strings.TrimSuffix(c.spec.Ports[0], "/tcp")
+			return service.WithHost(raw, string(svc.Name()), port)
+		}
+	}
+	if service.IsLoopback(raw) {
+		return service.WithHost(raw, "host.docker.internal", "")
+	}
+	return raw
 }
 
 // noFaults is the Faults of external mode: the grader does not own the servers.
@@ -353,13 +392,6 @@ func (noFaults) Pause(context.Context, string) error   { return harness.ErrNoFau
 func (noFaults) Unpause(context.Context, string) error { return harness.ErrNoFaults }
 func (noFaults) Stop(context.Context, string) error    { return harness.ErrNoFaults }
 func (noFaults) Start(context.Context, string) error   { return harness.ErrNoFaults }
-
-// randomHex returns n random bytes as hex.
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
 
 // scopeName turns a run id into a short lower-case name usable as a
 // Postgres identifier, a vhost and a label: [a-z0-9_], at most 24 characters,

@@ -1,4 +1,4 @@
-package cli
+package grading
 
 import (
 	"bufio"
@@ -18,16 +18,16 @@ import (
 // collectSubmissions lists the submissions: each subdirectory of each of
 // dirs (hidden ones and the output directory left out), then each path in
 // the list file. Names (the base names) must be unique.
-func collectSubmissions(ios *IOStreams, dirs []string, list, outAbs string) ([]*batchItem, error) {
+func collectSubmissions(stdin io.Reader, dirs []string, list, outAbs string) ([]*batchItem, error) {
 	var paths []string
 	for _, d := range dirs {
 		abs, err := filepath.Abs(d)
 		if err != nil {
-			return nil, usagef("submissions directory %q: %v", d, err)
+			return nil, Usagef("submissions directory %q: %v", d, err)
 		}
 		entries, err := os.ReadDir(abs)
 		if err != nil {
-			return nil, usagef("cannot read the submissions directory %q: %v", d, err)
+			return nil, Usagef("cannot read the submissions directory %q: %v", d, err)
 		}
 		n := 0
 		for _, e := range entries {
@@ -49,11 +49,11 @@ func collectSubmissions(ios *IOStreams, dirs []string, list, outAbs string) ([]*
 			if looksLikeProject(abs) {
 				msg += fmt.Sprintf(" (%s looks like one project: grade it with 'grader check %s')", d, d)
 			}
-			return nil, usagef("%s", msg)
+			return nil, Usagef("%s", msg)
 		}
 	}
 	if list != "" {
-		listed, err := readList(ios, list)
+		listed, err := readList(stdin, list)
 		if err != nil {
 			return nil, err
 		}
@@ -65,15 +65,18 @@ func collectSubmissions(ios *IOStreams, dirs []string, list, outAbs string) ([]*
 // readList reads a list file: one directory a line, # comments, paths
 // relative to the file's directory ("-": stdin, relative to the current
 // directory).
-func readList(ios *IOStreams, list string) ([]string, error) {
+func readList(stdin io.Reader, list string) ([]string, error) {
 	var r io.Reader
 	base := "."
 	if list == "-" {
-		r = ios.In
+		if stdin == nil {
+			return nil, Usagef("--list -: there is no standard input to read the list from; give a file")
+		}
+		r = stdin
 	} else {
 		f, err := os.Open(list)
 		if err != nil {
-			return nil, usagef("--list %q: %v", list, err)
+			return nil, Usagef("--list %q: %v", list, err)
 		}
 		defer f.Close()
 		r = f
@@ -93,18 +96,18 @@ func readList(ios *IOStreams, list string) ([]string, error) {
 		}
 		abs, err := filepath.Abs(s)
 		if err != nil {
-			return nil, usagef("--list %s line %d: %v", list, line, err)
+			return nil, Usagef("--list %s line %d: %v", list, line, err)
 		}
 		if st, err := os.Stat(abs); err != nil || !st.IsDir() {
-			return nil, usagef("--list %s line %d: %s is not a directory", list, line, abs)
+			return nil, Usagef("--list %s line %d: %s is not a directory", list, line, abs)
 		}
 		paths = append(paths, abs)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, usagef("--list %q: %v", list, err)
+		return nil, Usagef("--list %q: %v", list, err)
 	}
 	if len(paths) == 0 {
-		return nil, usagef("--list %s names no directory: write one submission directory a line", list)
+		return nil, Usagef("--list %s names no directory: write one submission directory a line", list)
 	}
 	return paths, nil
 }
@@ -133,7 +136,7 @@ func nameSubmissions(paths []string) ([]*batchItem, error) {
 		}
 		name = safeName(name)
 		if other, ok := byName[name]; ok {
-			return nil, usagef("two submissions would share the name %q: %s and %s; rename one, or grade them in separate batches with separate --out", name, other, p)
+			return nil, Usagef("two submissions would share the name %q: %s and %s; rename one, or grade them in separate batches with separate --out", name, other, p)
 		}
 		byName[name] = p
 		items = append(items, &batchItem{name: name, src: p})
@@ -196,7 +199,7 @@ func keepEarlierReports(items []*batchItem, stage string, force bool) error {
 		it.rep, it.skipped = &rep, true
 	}
 	if len(other) > 0 {
-		return usagef("the output directory already holds reports of another stage: %s; use another --out, or --force to grade them again at stage %s",
+		return Usagef("the output directory already holds reports of another stage: %s; use another --out, or --force to grade them again at stage %s",
 			strings.Join(other, ", "), stage)
 	}
 	return nil

@@ -1,4 +1,4 @@
-package cli
+package report
 
 import (
 	"encoding/csv"
@@ -10,39 +10,53 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/backend-grader/grader/checks"
 	"github.com/backend-grader/grader/internal/grader"
-	"github.com/backend-grader/grader/internal/services"
 	"github.com/backend-grader/grader/internal/skills"
 )
 
-// batchRow is one submission's line in grades.csv and summary.md.
-type batchRow struct {
-	name string
-	rep  *grader.Report // nil when not graded
-	err  string         // why it was not graded
+// The gradebook of a batch: grades.csv (one row per submission, scores per
+// stage and skill) and summary.md (class statistics).
+const (
+	GradesFile  = "grades.csv"
+	SummaryFile = "summary.md"
+)
+
+// GradebookRow is one submission's line in grades.csv and summary.md.
+type GradebookRow struct {
+	Name   string
+	Report *grader.Report // nil when not graded
+	Err    string         // why it was not graded
 }
 
-// writeBatchFiles writes grades.csv and summary.md into dir.
-func writeBatchFiles(dir, stage string, rows []batchRow) error {
+// Gradebook is a batch's outcome.
+type Gradebook struct {
+	Stage string // the stage every submission was graded at
+	// StageOrder is the track's stage ids in order: the order of the
+	// stage columns (ids it lacks come after, sorted).
+	StageOrder []string
+	Rows       []GradebookRow
+}
+
+// WriteGradebook writes grades.csv and summary.md into dir.
+func WriteGradebook(dir string, g Gradebook) error {
 	for _, f := range []struct {
 		name  string
 		write func(io.Writer) error
 	}{
-		{"grades.csv", func(w io.Writer) error { return writeGradesCSV(w, rows) }},
-		{"summary.md", func(w io.Writer) error { return writeSummary(w, stage, rows) }},
+		{GradesFile, g.WriteCSV},
+		{SummaryFile, g.WriteSummary},
 	} {
 		path := filepath.Join(dir, f.name)
 		fh, err := os.Create(path)
 		if err != nil {
-			return &services.EnvError{Message: fmt.Sprintf("cannot write %s: %v", path, err), Fix: "choose a writable --out directory"}
+			return fmt.Errorf("cannot write %s: %v", path, err)
 		}
 		werr := f.write(fh)
 		if cerr := fh.Close(); werr == nil {
 			werr = cerr
 		}
 		if werr != nil {
-			return &services.EnvError{Message: fmt.Sprintf("cannot write %s: %v", path, werr), Fix: "choose a writable --out directory with free space"}
+			return fmt.Errorf("cannot write %s: %v", path, werr)
 		}
 	}
 	return nil
@@ -50,23 +64,23 @@ func writeBatchFiles(dir, stage string, rows []batchRow) error {
 
 // batchColumns are the stage and skill ids that appear in any report, in
 // track and catalogue order.
-func batchColumns(rows []batchRow) (stageIDs, skillIDs []string) {
+func batchColumns(order []string, rows []GradebookRow) (stageIDs, skillIDs []string) {
 	haveStage, haveSkill := map[string]bool{}, map[string]bool{}
 	for _, r := range rows {
-		if r.rep == nil {
+		if r.Report == nil {
 			continue
 		}
-		for _, s := range r.rep.Stages {
+		for _, s := range r.Report.Stages {
 			haveStage[s.ID] = true
 		}
-		for _, s := range r.rep.Skills {
+		for _, s := range r.Report.Skills {
 			haveSkill[s.ID] = true
 		}
 	}
-	for _, s := range checks.Tasks.Stages {
-		if haveStage[s.ID] {
-			stageIDs = append(stageIDs, s.ID)
-			delete(haveStage, s.ID)
+	for _, id := range order {
+		if haveStage[id] {
+			stageIDs = append(stageIDs, id)
+			delete(haveStage, id)
 		}
 	}
 	var rest []string
@@ -88,11 +102,13 @@ func batchColumns(rows []batchRow) (stageIDs, skillIDs []string) {
 	return stageIDs, skillIDs
 }
 
-// writeGradesCSV writes one row per submission: submission, passed, score,
-// maxScore, stage:<id>..., skill:<id>..., problem, error. A submission that
-// was not graded has empty score cells and its reason under error.
-func writeGradesCSV(w io.Writer, rows []batchRow) error {
-	stageIDs, skillIDs := batchColumns(rows)
+// WriteCSV writes grades.csv: one row per submission: submission, passed,
+// score, maxScore, stage:<id>..., skill:<id>..., problem, error. A
+// submission that was not graded has empty score cells and its reason
+// under error.
+func (g Gradebook) WriteCSV(w io.Writer) error {
+	rows := g.Rows
+	stageIDs, skillIDs := batchColumns(g.StageOrder, rows)
 	cw := csv.NewWriter(w)
 	head := []string{"submission", "passed", "score", "maxScore"}
 	for _, id := range stageIDs {
@@ -107,18 +123,18 @@ func writeGradesCSV(w io.Writer, rows []batchRow) error {
 	}
 	for _, r := range rows {
 		rec := make([]string, 0, len(head))
-		rec = append(rec, csvText(r.name))
-		if r.rep == nil {
+		rec = append(rec, csvText(r.Name))
+		if r.Report == nil {
 			for range len(head) - 2 {
 				rec = append(rec, "")
 			}
-			rec = append(rec, csvText(oneLineCut(r.err, 500)))
+			rec = append(rec, csvText(oneLineCut(r.Err, 500)))
 			if err := cw.Write(rec); err != nil {
 				return err
 			}
 			continue
 		}
-		rep := r.rep
+		rep := r.Report
 		rec = append(rec, strconv.FormatBool(rep.Passed), strconv.Itoa(rep.Score), strconv.Itoa(rep.MaxScore))
 		stageScores := map[string]int{}
 		for _, s := range rep.Stages {
@@ -162,21 +178,31 @@ func csvText(s string) string {
 	return s
 }
 
-// rowTally counts a batch's outcomes.
-type rowTally struct{ graded, passed, notGraded int }
+// GradebookTally counts a batch's outcomes.
+type GradebookTally struct{ Graded, Passed, NotGraded int }
 
-func tallyRows(rows []batchRow) rowTally {
-	var t rowTally
-	for _, r := range rows {
+// Tally counts the rows' outcomes.
+func (g Gradebook) Tally() GradebookTally {
+	var t GradebookTally
+	for _, r := range g.Rows {
 		switch {
-		case r.rep == nil:
-			t.notGraded++
-		case r.rep.Passed:
-			t.graded++
-			t.passed++
+		case r.Report == nil:
+			t.NotGraded++
+		case r.Report.Passed:
+			t.Graded++
+			t.Passed++
 		default:
-			t.graded++
+			t.Graded++
 		}
 	}
 	return t
+}
+
+// oneLineCut folds s onto one line of at most n runes.
+func oneLineCut(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
 }

@@ -1,4 +1,4 @@
-package cli
+package report
 
 import (
 	"bytes"
@@ -14,7 +14,8 @@ import (
 
 // chk is a check result for a synthetic report.
 func chk(id string, status grader.Status, points int, msg string, sk ...string) grader.CheckResult {
-	return grader.CheckResult{ID: id, Title: "title of " + id, Status: status, MaxPoints: points, Skills: sk, Message: msg}
+	return grader.CheckResult{ID: id, Title: "title of " + id, Status: status, MaxPoints: points, Skills: sk, Message: msg,
+		NotRun: strings.HasPrefix(msg, "not run: ")}
 }
 
 // synth makes a tallied report at stage rest from stages of check results.
@@ -29,9 +30,12 @@ func synth(problem *grader.Problem, stages map[string][]grader.CheckResult) *gra
 	return r
 }
 
+// trackOrder is the stage order of the columns: the track's.
+var trackOrder = []string{"http", "rest", "persistence"}
+
 // classRows is a small class: one perfect, two failing the same check with
 // messages that differ only by an id, one that did not start, one not graded.
-func classRows() []batchRow {
+func classRows() []GradebookRow {
 	ok := func(id string, pts int, sk string) grader.CheckResult { return chk(id, grader.StatusPass, pts, "", sk) }
 	full := func(failCreate, failList string) map[string][]grader.CheckResult {
 		create := ok("rest.create", 3, skills.RESTDesign)
@@ -53,18 +57,18 @@ func classRows() []batchRow {
 		"rest": {chk("rest.create", grader.StatusError, 3, "not run: never listened on $PORT", skills.RESTDesign),
 			chk("rest.list", grader.StatusError, 2, "not run: never listened on $PORT", skills.Pagination)},
 	}
-	return []batchRow{
-		{name: "alice", rep: synth(nil, full("", ""))},
-		{name: "bob", rep: synth(nil, full("GET /todos/0b7e2f9c-1a2b-4c3d-8e9f-0123456789ab: expected 200, got 404", ""))},
-		{name: "carol", rep: synth(nil, full("GET /todos/11111111-2222-4333-8444-555555555555: expected 200, got 404", "expected total 3, got 0"))},
-		{name: "dave", rep: synth(&grader.Problem{Kind: "start", Message: "your service never listened on $PORT"}, notStarted)},
-		{name: "=eve", err: "could not copy the submission: permission denied"},
+	return []GradebookRow{
+		{Name: "alice", Report: synth(nil, full("", ""))},
+		{Name: "bob", Report: synth(nil, full("GET /todos/0b7e2f9c-1a2b-4c3d-8e9f-0123456789ab: expected 200, got 404", ""))},
+		{Name: "carol", Report: synth(nil, full("GET /todos/11111111-2222-4333-8444-555555555555: expected 200, got 404", "expected total 3, got 0"))},
+		{Name: "dave", Report: synth(&grader.Problem{Kind: "start", Message: "your service never listened on $PORT"}, notStarted)},
+		{Name: "=eve", Err: "could not copy the submission: permission denied"},
 	}
 }
 
 func TestGradesCSV(t *testing.T) {
 	var buf bytes.Buffer
-	if err := writeGradesCSV(&buf, classRows()); err != nil {
+	if err := (Gradebook{Stage: "rest", StageOrder: trackOrder, Rows: classRows()}).WriteCSV(&buf); err != nil {
 		t.Fatal(err)
 	}
 	recs, err := csv.NewReader(&buf).ReadAll()
@@ -87,7 +91,7 @@ func TestGradesCSV(t *testing.T) {
 
 func TestSummary(t *testing.T) {
 	var buf bytes.Buffer
-	if err := writeSummary(&buf, "rest", classRows()); err != nil {
+	if err := (Gradebook{Stage: "rest", StageOrder: trackOrder, Rows: classRows()}).WriteSummary(&buf); err != nil {
 		t.Fatal(err)
 	}
 	md := buf.String()
@@ -119,16 +123,16 @@ func TestSummary(t *testing.T) {
 }
 
 func TestSummaryTopTen(t *testing.T) {
-	var rows []batchRow
+	var rows []GradebookRow
 	var cs []grader.CheckResult
 	for i := range 12 {
 		cs = append(cs, chk("rest.c"+string(rune('a'+i)), grader.StatusFail, 1, "wrong", skills.RESTDesign))
 	}
 	for range 3 {
-		rows = append(rows, batchRow{name: "x", rep: synth(nil, map[string][]grader.CheckResult{"rest": cs})})
+		rows = append(rows, GradebookRow{Name: "x", Report: synth(nil, map[string][]grader.CheckResult{"rest": cs})})
 	}
 	var buf bytes.Buffer
-	if err := writeSummary(&buf, "rest", rows); err != nil {
+	if err := (Gradebook{Stage: "rest", StageOrder: trackOrder, Rows: rows}).WriteSummary(&buf); err != nil {
 		t.Fatal(err)
 	}
 	if n := strings.Count(buf.String(), "| 3 of 3 |"); n != 10 {

@@ -1,4 +1,4 @@
-package cli
+package report
 
 import (
 	"fmt"
@@ -21,29 +21,30 @@ func percent(score, maxScore int) float64 {
 	return 100 * float64(score) / float64(maxScore)
 }
 
-// writeSummary writes summary.md: counts, the score distribution, the
+// WriteSummary writes summary.md: counts, the score distribution, the
 // checks that fail most (with their most common messages), per-stage pass
 // rates and the submissions that did not run normally.
-func writeSummary(w io.Writer, stage string, rows []batchRow) error {
+func (g Gradebook) WriteSummary(w io.Writer) error {
 	var b strings.Builder
-	t := tallyRows(rows)
-	fmt.Fprintf(&b, "# Batch summary: stage `%s`\n\n", stage)
-	fmt.Fprintf(&b, "%s · **%d passed** · **%d not passed**", countOf(len(rows), "submission", "submissions"), t.passed, t.graded-t.passed)
-	if t.notGraded > 0 {
-		fmt.Fprintf(&b, " · **%d not graded**", t.notGraded)
+	rows := g.Rows
+	t := g.Tally()
+	fmt.Fprintf(&b, "# Batch summary: stage `%s`\n\n", g.Stage)
+	fmt.Fprintf(&b, "%s · **%d passed** · **%d not passed**", plural(len(rows), "submission", "submissions"), t.Passed, t.Graded-t.Passed)
+	if t.NotGraded > 0 {
+		fmt.Fprintf(&b, " · **%d not graded**", t.NotGraded)
 	}
 	b.WriteString("\n\nEach submission's report is in `<name>/report.txt`; `grades.csv` has every score per stage and skill.\n")
 
 	var graded []*grader.Report
 	for _, r := range rows {
-		if r.rep != nil {
-			graded = append(graded, r.rep)
+		if r.Report != nil {
+			graded = append(graded, r.Report)
 		}
 	}
 	if len(graded) > 0 {
 		summaryScores(&b, graded)
 		summaryFailures(&b, graded)
-		summaryStages(&b, graded)
+		summaryStages(&b, g.StageOrder, graded)
 	}
 	summaryProblems(&b, rows)
 	_, err := io.WriteString(w, b.String())
@@ -145,7 +146,7 @@ func summaryFailures(b *strings.Builder, reps []*grader.Report) {
 	for _, r := range reps {
 		for _, s := range r.Stages {
 			for _, c := range s.Checks {
-				notRun := c.Status == grader.StatusError && strings.HasPrefix(c.Message, "not run")
+				notRun := c.NotRun
 				if (c.Status != grader.StatusFail && c.Status != grader.StatusError) || notRun {
 					continue
 				}
@@ -195,18 +196,18 @@ func summaryFailures(b *strings.Builder, reps []*grader.Report) {
 				parts = append(parts, fmt.Sprintf("and %d other", len(ms)-3))
 				break
 			}
-			parts = append(parts, fmt.Sprintf("%s (%d)", mdCell(m.msg), m.n))
+			parts = append(parts, fmt.Sprintf("%s (%d)", bookCell(m.msg), m.n))
 		}
-		fmt.Fprintf(b, "| `%s` %s | %d of %d | %s |\n", st.id, mdCell(st.title), st.count, len(reps), strings.Join(parts, "<br>"))
+		fmt.Fprintf(b, "| `%s` %s | %d of %d | %s |\n", st.id, bookCell(st.title), st.count, len(reps), strings.Join(parts, "<br>"))
 	}
 }
 
-func summaryStages(b *strings.Builder, reps []*grader.Report) {
-	rows := make([]batchRow, len(reps))
+func summaryStages(b *strings.Builder, order []string, reps []*grader.Report) {
+	rows := make([]GradebookRow, len(reps))
 	for i, r := range reps {
-		rows[i] = batchRow{rep: r}
+		rows[i] = GradebookRow{Report: r}
 	}
-	stageIDs, _ := batchColumns(rows)
+	stageIDs, _ := batchColumns(order, rows)
 	b.WriteString("\n## Stages\n\n| stage | passed | pass rate |\n|---|---:|---:|\n")
 	for _, id := range stageIDs {
 		n, passed := 0, 0
@@ -224,14 +225,14 @@ func summaryStages(b *strings.Builder, reps []*grader.Report) {
 	}
 }
 
-func summaryProblems(b *strings.Builder, rows []batchRow) {
+func summaryProblems(b *strings.Builder, rows []GradebookRow) {
 	var lines []string
 	for _, r := range rows {
 		switch {
-		case r.rep == nil:
-			lines = append(lines, fmt.Sprintf("- **%s**: not graded: %s", mdText(r.name), mdText(oneLineCut(r.err, 300))))
-		case r.rep.Problem != nil:
-			lines = append(lines, fmt.Sprintf("- **%s**: %s: %s", mdText(r.name), r.rep.Problem.Kind, mdText(oneLineCut(r.rep.Problem.Message, 300))))
+		case r.Report == nil:
+			lines = append(lines, fmt.Sprintf("- **%s**: not graded: %s", bookText(r.Name), bookText(oneLineCut(r.Err, 300))))
+		case r.Report.Problem != nil:
+			lines = append(lines, fmt.Sprintf("- **%s**: %s: %s", bookText(r.Name), r.Report.Problem.Kind, bookText(oneLineCut(r.Report.Problem.Message, 300))))
 		}
 	}
 	if len(lines) == 0 {
@@ -242,13 +243,13 @@ func summaryProblems(b *strings.Builder, rows []batchRow) {
 	b.WriteString("\n")
 }
 
-// mdCell makes s safe inside a markdown table cell.
-func mdCell(s string) string {
-	return strings.ReplaceAll(mdText(s), "|", `\|`)
+// bookCell makes s safe inside a markdown table cell.
+func bookCell(s string) string {
+	return strings.ReplaceAll(bookText(s), "|", `\|`)
 }
 
-// mdText folds s onto one line and escapes what would start markup.
-func mdText(s string) string {
+// bookText folds s onto one line and escapes what would start markup.
+func bookText(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
 	return strings.NewReplacer("<", "&lt;", ">", "&gt;", "`", "'").Replace(s)
 }

@@ -1,13 +1,17 @@
-package cli
+package grading
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/backend-grader/grader/internal/grader"
+	"github.com/backend-grader/grader/internal/report"
 )
 
 func TestCollectSubmissions(t *testing.T) {
@@ -20,8 +24,7 @@ func TestCollectSubmissions(t *testing.T) {
 	os.WriteFile(filepath.Join(root, "class", "notes.txt"), []byte("x"), 0o644)
 	list := filepath.Join(root, "list.txt")
 	os.WriteFile(list, []byte("# the late ones\nlisted/carol\n\n"), 0o644)
-	ios := &IOStreams{In: strings.NewReader("")}
-	items, err := collectSubmissions(ios, []string{filepath.Join(root, "class"), filepath.Join(root, "other")}, list, filepath.Join(root, "class", "grader-out"))
+	items, err := collectSubmissions(strings.NewReader(""), []string{filepath.Join(root, "class"), filepath.Join(root, "other")}, list, filepath.Join(root, "class", "grader-out"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,17 +41,11 @@ func TestCollectSubmissions(t *testing.T) {
 	proj := filepath.Join(root, "proj")
 	os.MkdirAll(proj, 0o755)
 	os.WriteFile(filepath.Join(proj, "go.mod"), []byte("module x\n"), 0o644)
-	_, err = collectSubmissions(ios, []string{proj}, "", "/nowhere")
-	var ue *usageError
-	if err == nil || !asUsage(err, &ue) || !strings.Contains(err.Error(), "grader check") {
+	_, err = collectSubmissions(nil, []string{proj}, "", "/nowhere")
+	var ue *UsageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "grader check") {
 		t.Errorf("err = %v, want a usage error pointing to grader check", err)
 	}
-}
-
-func asUsage(err error, ue **usageError) bool {
-	u, ok := err.(*usageError)
-	*ue = u
-	return ok
 }
 
 func TestKeepEarlierReports(t *testing.T) {
@@ -57,9 +54,9 @@ func TestKeepEarlierReports(t *testing.T) {
 		it := &batchItem{name: name, outDir: filepath.Join(out, name)}
 		if stage != "" {
 			os.MkdirAll(it.outDir, 0o755)
-			rep := synth(nil, nil)
-			rep.Stage = stage
-			if err := writeSubmissionReports(it.outDir, rep, nil); err != nil {
+			rep := &grader.Report{SchemaVersion: grader.SchemaVersion, Track: "tasks", Stage: stage}
+			rep.Tally()
+			if err := report.WriteSubmissionFiles(it.outDir, rep, nil); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -1,0 +1,274 @@
+// Package rabbitmq is the RabbitMQ backing service: its image and
+// container, readiness, a vhost per run (through the management API, or
+// rabbitmqctl in the grader's own container), and the environment a
+// learner's service receives (AMQP_URL).
+package rabbitmq
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/backend-grader/grader/internal/grader"
+	"github.com/backend-grader/grader/internal/services/service"
+)
+
+// DefaultURL is the standard local address used in external mode.
+const DefaultURL = "amqp://guest:guest@127.0.0.1:5672/"
+
+// Container ports: AMQP and the management API.
+const (
+	Port           = "5672/tcp"
+	ManagementPort = "15672/tcp"
+)
+
+// SettingManagementURL is the key of the management API's URL in
+// Options.Settings (flag --amqp-management-url).
+const SettingManagementURL = "amqp-management-url"
+
+// NoteShared is said in the report when runs share the default vhost.
+const NoteShared = "broker state is shared: no --amqp-management-url, so every run uses the broker's default vhost"
+
+// Service is RabbitMQ, as the registry lists it.
+var Service service.Service = rmq{}
+
+type rmq struct{}
+
+func (rmq) Name() grader.Service { return grader.RabbitMQ }
+
+func (rmq) DefaultImage() string { return "rabbitmq:3.13-management-alpine" }
+
+func (rmq) External() service.External {
+	return service.External{
+		DefaultURL: DefaultURL, URLEnv: "GRADER_AMQP_URL", URLFlag: "--amqp-url",
+		Schemes:  []string{"amqp", "amqps"},
+		Settings: []service.Setting{{Key: SettingManagementURL, Env: "GRADER_AMQP_MANAGEMENT_URL", Flag: "--amqp-management-url"}},
+	}
+}
+
+// Container runs the image as it comes; its default user guest is reachable
+// from outside the container in the official and the local images.
+func (rmq) Container() service.ContainerSpec {
+	return service.ContainerSpec{
+		Ports:        []string{Port, ManagementPort},
+		ReadyTimeout: 120 * time.Second,
+		AdminURL:     func(addr func(string) string) string { return "amqp://guest:guest@" + addr(Port) + "/" },
+	}
+}
+
+// Probe opens (and closes) a connection to the broker.
+func (rmq) Probe(ctx context.Context, rawURL string) error {
+	deadline := 5 * time.Second
+	if d, ok := ctx.Deadline(); ok && time.Until(d) < deadline {
+		deadline = max(time.Until(d), 100*time.Millisecond)
+	}
+	conn, err := amqp.DialConfig(rawURL, amqp.Config{
+		Dial:      amqp.DefaultDial(deadline),
+		Heartbeat: 10 * time.Second,
+		Locale:    "en_US",
+	})
+	if err != nil {
+		return err
+	}
+	return conn.Close()
+}
+
+// Env is AMQP_URL.
+func (rmq) Env(rawURL string) map[string]string { return map[string]string{"AMQP_URL": rawURL} }
+
+// Doctor dials the broker and, when a management URL is given, its API.
+func (r rmq) Doctor(ctx context.Context, srv service.Server) (string, error) {
+	if err := r.Probe(ctx, srv.URL); err != nil {
+		return "", err
+	}
+	mgmt := srv.Get(SettingManagementURL)
+	if mgmt == "" {
+		return "answers; no --amqp-management-url: in external mode every run shares the default vhost", nil
+	}
+	if err := mgmtCheck(ctx, mgmt, srv.URL); err != nil {
+		return "", mgmtError(mgmt, err)
+	}
+	return fmt.Sprintf("answers; the management API at %s answers: each run gets its own vhost", service.Redact(mgmt)), nil
+}
+
+func mgmtError(mgmt string, err error) error {
+	return &service.EnvError{
+		Message: fmt.Sprintf("the RabbitMQ management API at %s does not answer: %s", service.Redact(mgmt), service.Friendly(err)),
+		Fix:     "enable it (rabbitmq-plugins enable rabbitmq_management) and check the URL and credentials, or leave --amqp-management-url out (runs then share the default vhost)",
+	}
+}
+
+// Open decides how vhosts are made: through the management API (external
+// mode with a management URL; docker mode when the image has the plugin, as
+// the default and local images do: milliseconds), else through rabbitmqctl
+// in the grader's own container (a second or two, an Erlang VM per call).
+// Otherwise runs share the broker's default vhost, and the notes say so.
+func (rmq) Open(ctx context.Context, srv service.Server) (service.Instance, error) {
+	in := &instance{url: srv.URL, ctr: srv.Container}
+	if srv.Container != nil {
+		mgmt := "http://" + srv.Container.Addr(ManagementPort)
+		mctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err := mgmtCheck(mctx, mgmt, srv.URL)
+		cancel()
+		if err == nil {
+			in.mgmt = mgmt
+		} else {
+			srv.Log("rabbitmq: no management API (%s): vhosts through rabbitmqctl", service.OneLine(err))
+		}
+		return in, nil
+	}
+	mgmt := srv.Get(SettingManagementURL)
+	if mgmt == "" {
+		in.notes = []string{NoteShared}
+		return in, nil
+	}
+	mctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err := mgmtCheck(mctx, mgmt, srv.URL)
+	cancel()
+	if err != nil {
+		return nil, mgmtError(mgmt, err)
+	}
+	in.mgmt = mgmt
+	return in, nil
+}
+
+type instance struct {
+	url   string
+	mgmt  string            // management API base ("" when none)
+	ctr   service.Container // the grader's own container (nil: external)
+	notes []string
+}
+
+func (in *instance) Notes() []string { return in.notes }
+
+func (in *instance) Close() error { return nil }
+
+// ManagementURL is the management API the instance makes vhosts with ("":
+// none). Tests use it.
+func ManagementURL(i service.Instance) string {
+	if in, ok := i.(*instance); ok {
+		return in.mgmt
+	}
+	return ""
+}
+
+// Isolate creates the vhost name and gives the URL's user every permission
+// on it; without a way to make vhosts the lease is the default vhost.
+func (in *instance) Isolate(ctx context.Context, name string) (*service.Lease, error) {
+	user := amqpUser(in.url)
+	var del func(ctx context.Context) error
+	switch {
+	case in.mgmt != "":
+		if err := mgmtDo(ctx, in.mgmt, in.url, http.MethodPut, "/api/vhosts/"+url.PathEscape(name), nil); err != nil {
+			return nil, fmt.Errorf("rabbitmq: create vhost %s: %w", name, err)
+		}
+		del = func(ctx context.Context) error {
+			if err := mgmtDo(ctx, in.mgmt, in.url, http.MethodDelete, "/api/vhosts/"+url.PathEscape(name), nil); err != nil {
+				return fmt.Errorf("rabbitmq: delete vhost %s: %w", name, err)
+			}
+			return nil
+		}
+		perm := map[string]string{"configure": ".*", "write": ".*", "read": ".*"}
+		if err := mgmtDo(ctx, in.mgmt, in.url, http.MethodPut, "/api/permissions/"+url.PathEscape(name)+"/"+url.PathEscape(user), perm); err != nil {
+			_ = del(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("rabbitmq: permissions on vhost %s: %w", name, err)
+		}
+	case in.ctr != nil:
+		if err := rabbitctl(ctx, in.ctr, "add_vhost", name); err != nil {
+			return nil, err
+		}
+		del = func(ctx context.Context) error { return rabbitctl(ctx, in.ctr, "delete_vhost", name) }
+		if err := rabbitctl(ctx, in.ctr, "set_permissions", "-p", name, user, ".*", ".*", ".*"); err != nil {
+			_ = del(context.WithoutCancel(ctx))
+			return nil, err
+		}
+	default:
+		return &service.Lease{URL: in.url, Handle: in.url, Release: func(context.Context) error { return nil }}, nil
+	}
+	u := service.WithCredentials(in.url, "", "", name)
+	var once sync.Once
+	var relErr error
+	release := func(ctx context.Context) error {
+		once.Do(func() { relErr = del(ctx) })
+		return relErr
+	}
+	return &service.Lease{URL: u, Handle: u, Release: release}, nil
+}
+
+// rabbitctl runs rabbitmqctl in the broker's container.
+func rabbitctl(ctx context.Context, c service.Container, args ...string) error {
+	cmd := append([]string{"rabbitmqctl", "-q"}, args...)
+	if _, err := c.Exec(ctx, cmd...); err != nil {
+		return fmt.Errorf("rabbitmq: %w", err)
+	}
+	return nil
+}
+
+// amqpUser is the user of an AMQP URL (guest when none).
+func amqpUser(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil || u.User.Username() == "" {
+		return "guest"
+	}
+	return u.User.Username()
+}
+
+// mgmtCredentials: the management URL's own, else the AMQP URL's, else guest.
+func mgmtCredentials(mgmt, amqpURL string) (string, string) {
+	for _, raw := range []string{mgmt, amqpURL} {
+		if u, err := url.Parse(raw); err == nil && u.User != nil && u.User.Username() != "" {
+			p, _ := u.User.Password()
+			return u.User.Username(), p
+		}
+	}
+	return "guest", "guest"
+}
+
+// mgmtDo sends one request to the management API; body is JSON-encoded.
+func mgmtDo(ctx context.Context, mgmt, amqpURL, method, path string, body any) error {
+	u, err := url.Parse(mgmt)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("bad management url %q: want http://host:15672", service.Redact(mgmt))
+	}
+	user, pass := mgmtCredentials(mgmt, amqpURL)
+	u.User = nil
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	target := u.String() + path
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, rd)
+	if err != nil {
+		return err
+	}
+	req.SetBasicAuth(user, pass)
+	req.Header.Set("Content-Type", "application/json")
+	hc := &http.Client{Timeout: 10 * time.Second}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 && !(method == http.MethodDelete && resp.StatusCode == http.StatusNotFound) {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
+		return fmt.Errorf("%s %s: %s %s", method, path, resp.Status, strings.TrimSpace(string(b)))
+	}
+	return nil
+}
+
+// mgmtCheck verifies that the management API answers with these credentials.
+func mgmtCheck(ctx context.Context, mgmt, amqpURL string) error {
+	return mgmtDo(ctx, mgmt, amqpURL, http.MethodGet, "/api/whoami", nil)
+}

@@ -1,0 +1,28 @@
+package rabbitmq
+
+import (
+	"maps"
+	"testing"
+)
+
+func TestEnv(t *testing.T) {
+	got := Service.Env("amqp://guest:guest@rabbitmq:5672/grader_run_abc")
+	if want := map[string]string{"AMQP_URL": "amqp://guest:guest@rabbitmq:5672/grader_run_abc"}; !maps.Equal(got, want) {
+		t.Errorf("Env = %v, want %v", got, want)
+	}
+}
+
+func TestCredentials(t *testing.T) {
+	if u := amqpUser("amqp://app:pw@h:5672/"); u != "app" {
+		t.Errorf("amqpUser = %q", u)
+	}
+	if u := amqpUser("amqp://h:5672/"); u != "guest" {
+		t.Errorf("amqpUser without a user = %q, want guest", u)
+	}
+	if u, p := mgmtCredentials("http://admin:x@h:15672", "amqp://app:pw@h/"); u != "admin" || p != "x" {
+		t.Errorf("mgmtCredentials = %q, %q: want the management URL's own", u, p)
+	}
+	if u, p := mgmtCredentials("http://h:15672", "amqp://app:pw@h/"); u != "app" || p != "pw" {
+		t.Errorf("mgmtCredentials = %q, %q: want the AMQP URL's", u, p)
+	}
+}

@@ -42,6 +42,33 @@ type Response struct {
 	Path   string
 	// SentToken is true when the request carried an Authorization header.
 	SentToken bool
+
+	// mark marks this exchange's step in the transcript as decisive.
+	mark func()
+}
+
+// MarkDecisive marks the transcript step of this exchange as the one that
+// decided the check's failure (the assertions of package expect do it when
+// they fail). It does nothing for a response the harness did not record.
+func (r *Response) MarkDecisive() {
+	if r != nil && r.mark != nil {
+		r.mark()
+	}
+}
+
+// recordStep is Record that returns a function marking that step decisive.
+func (h *H) recordStep(kind, command, output string) func() {
+	h.check.mu.Lock()
+	defer h.check.mu.Unlock()
+	h.check.steps = append(h.check.steps, Step{Kind: kind, Command: command, Output: output})
+	i := len(h.check.steps) - 1
+	return func() {
+		h.check.mu.Lock()
+		defer h.check.mu.Unlock()
+		if i < len(h.check.steps) {
+			h.check.steps[i].Decisive = true
+		}
+	}
 }
 
 // MaxBodyShown is how much of a body a transcript keeps.
@@ -113,7 +140,7 @@ func (h *H) Do(ctx context.Context, r Request) (*Response, error) {
 	}
 	out := &Response{Status: resp.StatusCode, Header: resp.Header, Body: rb, Curl: curl, Method: r.Method, Path: r.Path,
 		SentToken: header.Get("Authorization") != ""}
-	h.Record("http", curl, FormatResponse(resp.StatusCode, resp.Header, rb))
+	out.mark = h.recordStep("http", curl, FormatResponse(resp.StatusCode, resp.Header, rb))
 	return out, nil
 }
 

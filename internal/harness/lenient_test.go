@@ -170,3 +170,24 @@ func TestCurlShortensTokens(t *testing.T) {
 		t.Errorf("a short credential is kept: %s", short)
 	}
 }
+
+func TestResponseMarksItsOwnStepDecisive(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNotFound)
+	}))
+	defer srv.Close()
+	h := New(Options{Service: urlService{srv.URL}}).ForCheck("x.y")
+	first, err := h.Get(context.Background(), "/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Get(context.Background(), "/b"); err != nil {
+		t.Fatal(err)
+	}
+	first.MarkDecisive()
+	steps := h.Transcript()
+	if len(steps) != 2 || !steps[0].Decisive || steps[1].Decisive {
+		t.Errorf("only the first exchange is decisive: %+v", steps)
+	}
+	(&Response{}).MarkDecisive() // not recorded: nothing to mark, no panic
+}

@@ -88,6 +88,7 @@ func Status(resp *harness.Response, want ...int) error {
 	for i, w := range want {
 		ws[i] = StatusText(w)
 	}
+	resp.MarkDecisive()
 	f := grader.Failf("%s: expected status %s, got %s", Request(resp), strings.Join(ws, " or "), StatusText(resp.Status))
 	if h := statusHint(resp, want); h != "" {
 		f.WithHint("%s", h)
@@ -147,6 +148,7 @@ func JSONContentType(resp *harness.Response) error {
 	if err == nil && (mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))) {
 		return nil
 	}
+	resp.MarkDecisive()
 	got := strconv.Quote(ct)
 	if ct == "" {
 		got = "no Content-Type header"
@@ -158,6 +160,7 @@ func JSONContentType(resp *harness.Response) error {
 // Decode decodes the body as JSON into v (a pointer).
 func Decode(resp *harness.Response, v any) error {
 	if err := resp.DecodeJSON(v); err != nil {
+		resp.MarkDecisive()
 		f := grader.Failf("%s (status %s): %v", Request(resp), StatusText(resp.Status), err)
 		if _, jerr := resp.JSON(); jerr != nil {
 			return f.WithHint("write the body with a JSON encoder and nothing else (no extra text, no HTML error page)")
@@ -174,6 +177,7 @@ func Object(resp *harness.Response) (map[string]any, error) {
 		return nil, err
 	}
 	if m == nil {
+		resp.MarkDecisive()
 		return nil, grader.Failf("%s: expected a JSON object, got %s", Request(resp), harness.Excerpt(resp.Body, 200)).
 			WithHint("answer with a JSON object ({...}), not null")
 	}
@@ -190,6 +194,7 @@ func Message(resp *harness.Response) error {
 	if s, ok := m["message"].(string); ok && strings.TrimSpace(s) != "" {
 		return nil
 	}
+	resp.MarkDecisive()
 	return grader.Failf(`%s: expected a JSON body with a non-empty "message" string, got %s`, Request(resp), Show(m)).
 		WithHint(`error responses carry {"message": "what went wrong"} so that clients can show it`)
 }
@@ -203,6 +208,7 @@ func FieldError(resp *harness.Response, field string) error {
 	}
 	errs, ok := m["errors"].(map[string]any)
 	if !ok {
+		resp.MarkDecisive()
 		return grader.Failf(`%s: expected "errors" to be an object naming the bad fields, e.g. {"errors": {%q: "..."}}, got %s`,
 			Request(resp), field, Show(m)).
 			WithHint(`validation failures answer {"message": "...", "errors": {"<field>": "why"}}: one entry per bad field`)
@@ -210,6 +216,7 @@ func FieldError(resp *harness.Response, field string) error {
 	if why(errs[field]) {
 		return nil
 	}
+	resp.MarkDecisive()
 	keys := make([]string, 0, len(errs))
 	for k := range errs {
 		keys = append(keys, k)

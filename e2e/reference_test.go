@@ -16,8 +16,9 @@ import (
 )
 
 type defect struct {
-	Stage string   `json:"stage"`
-	Fails []string `json:"fails"`
+	Stage   string   `json:"stage"`
+	Fails   []string `json:"fails"`
+	Blocked []string `json:"blocked"` // blocked by one of Fails
 }
 
 func loadDefects(t *testing.T) map[string]defect {
@@ -195,10 +196,16 @@ func TestDefectsFailExactlyTheirChecks(t *testing.T) {
 			if r.report == nil {
 				t.Fatalf("exit %d, no report\nstderr:\n%s", r.code, tail(r.stderr, 30))
 			}
-			want := append([]string(nil), d.Fails...)
+			want := append(append([]string(nil), d.Fails...), d.Blocked...)
 			sort.Strings(want)
 			if d := cmp.Diff(want, notPassing(r.report)); d != "" {
 				t.Errorf("checks not passing (-listed in defects.json +actual):\n%s\n%s", d, explainFailures(r.report))
+			}
+			st := statuses(r.report)
+			for _, id := range d.Blocked {
+				if st[id] != grader.StatusBlocked {
+					t.Errorf("%s: status %s, listed as blocked", id, st[id])
+				}
 			}
 			if r.code != 1 {
 				t.Errorf("exit code %d, want 1", r.code)

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/sha1"
@@ -151,15 +152,13 @@ func duplicateEmail(ctx context.Context, h *harness.H) error {
 			return grader.Failf("POST /register with %s, already registered as %s: expected 409 Conflict, got %s", email, u.Email, expect.StatusText(resp.Status)).
 				WithHint("%s", hint)
 		}
-		if err := expect.Message(resp); err != nil {
-			return err
-		}
 	}
 	return nil
 }
 
 // registerValidation: a bad e-mail or a password under 8 characters
-// answers 400 with errors.<field>.
+// answers 400 (the shape of the error body is rest.validation-title's
+// subject, not this check's).
 func registerValidation(ctx context.Context, h *harness.H) error {
 	c := newCredentials(h)
 	seven := expect.Word(h.Rand, 4) + fmt.Sprintf("%03d", h.Rand.IntN(1000))
@@ -182,9 +181,6 @@ func registerValidation(ctx context.Context, h *harness.H) error {
 		if resp.Status != http.StatusBadRequest {
 			return grader.Failf("POST /register with %s: expected 400 Bad Request, got %s", x.what, expect.StatusText(resp.Status)).
 				WithHint("validate the body before creating the user: a valid e-mail address, a password of at least 8 characters; answer 400 with errors.<field>")
-		}
-		if err := expect.FieldError(resp, x.field); err != nil {
-			return err
 		}
 	}
 	return nil
@@ -213,15 +209,18 @@ func loginFailures(ctx context.Context, h *harness.H) error {
 			return grader.Failf("POST /login with %s: expected 401 Unauthorized, got %s", x.what, expect.StatusText(x.resp.Status)).
 				WithHint("wrong credentials answer 401, whichever of the two is wrong")
 		}
-		if err := expect.Message(x.resp); err != nil {
-			return err
-		}
 	}
-	var a, b any
-	_ = unknown.DecodeJSON(&a)
-	_ = wrong.DecodeJSON(&b)
-	if d := expect.Diff(a, b); d != "" {
-		return grader.Failf("POST /login answers an unknown e-mail and a wrong password with different bodies (- unknown e-mail, + wrong password)\n%s", strings.TrimPrefix(d, "(-want +got)\n")).
+	if !bytes.Equal(bytes.TrimSpace(unknown.Body), bytes.TrimSpace(wrong.Body)) {
+		a, aerr := unknown.JSON()
+		b, berr := wrong.JSON()
+		d := expect.DiffAs(a, b, "unknown e-mail", "wrong password")
+		if aerr != nil || berr != nil {
+			d = fmt.Sprintf("\n  unknown e-mail: %s\n  wrong password: %s", harness.Excerpt(unknown.Body, 120), harness.Excerpt(wrong.Body, 120))
+		}
+		if d == "" {
+			return nil // the same JSON, written differently
+		}
+		return grader.Failf("POST /login answers an unknown e-mail and a wrong password with different bodies:%s", d).
 			WithHint(`answer both with the same body (e.g. {"message": "invalid email or password"}), so that nobody can find out which e-mails are registered`)
 	}
 	return nil
@@ -237,7 +236,7 @@ func noPasswordInResponse(ctx context.Context, h *harness.H) error {
 		return err
 	}
 	seen = append(seen, resp)
-	tok, err := tokenFrom(resp, http.StatusCreated)
+	tok, err := anyToken(resp)
 	if err != nil {
 		return err
 	}
@@ -245,6 +244,14 @@ func noPasswordInResponse(ctx context.Context, h *harness.H) error {
 		return err
 	}
 	seen = append(seen, resp)
+	if tok == "" {
+		if tok, err = anyToken(resp); err != nil {
+			return err
+		}
+	}
+	if tok == "" {
+		return noToken()
+	}
 	t, err := createAs(ctx, h, tok, map[string]any{"title": expect.Title(h.Rand)})
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/backend-grader/grader/checks/internal/expect"
+	"github.com/backend-grader/grader/checks/internal/todos"
 	"github.com/backend-grader/grader/internal/grader"
 	"github.com/backend-grader/grader/internal/harness"
 )
@@ -21,15 +22,15 @@ func ownership(ctx context.Context, h *harness.H) error {
 	if err != nil {
 		return err
 	}
-	title := expect.Title(h.Rand)
-	t, err := createAs(ctx, h, owner.Token, map[string]any{"title": title, "status": "in_progress"})
+	title, desc := expect.Title(h.Rand), "owned "+expect.Title(h.Rand)
+	t, err := createAs(ctx, h, owner.Token, map[string]any{"title": title, "description": desc})
 	if err != nil {
 		return err
 	}
 	path := "/todos/" + t.ID
 	writes := []harness.Request{
-		{Method: http.MethodPut, Path: path, Token: intruder.Token, JSON: map[string]string{"title": "taken over", "status": "done"}},
-		{Method: http.MethodPatch, Path: path, Token: intruder.Token, JSON: map[string]string{"status": "done"}},
+		{Method: http.MethodPut, Path: path, Token: intruder.Token, JSON: map[string]string{"title": "taken over", "description": "taken over"}},
+		{Method: http.MethodPatch, Path: path, Token: intruder.Token, JSON: map[string]string{"description": "taken over"}},
 		{Method: http.MethodDelete, Path: path, Token: intruder.Token},
 	}
 	for _, req := range writes {
@@ -64,13 +65,16 @@ func ownership(ctx context.Context, h *harness.H) error {
 	if err := expect.Status(resp, http.StatusOK); err != nil {
 		return expect.Hint(err, "the todo must still be there for its owner after another user's attempts to change and delete it")
 	}
-	var after todo
+	var after struct {
+		Title       string `json:"title"`
+		Description string `json:"description"`
+	}
 	if err := expect.Decode(resp, &after); err != nil {
 		return err
 	}
-	if after.Title != title || after.Status != "in_progress" {
-		return grader.Failf("GET %s by its owner: the todo changed although every other user's write was refused %s", path,
-			expect.Diff(map[string]string{"title": title, "status": "in_progress"}, map[string]string{"title": after.Title, "status": after.Status})).
+	if after.Title != title || after.Description != desc {
+		return grader.Failf("GET %s by its owner: the todo changed although every other user's write was refused%s", path,
+			expect.Diff(map[string]string{"title": title, "description": desc}, map[string]string{"title": after.Title, "description": after.Description})).
 			WithHint("check the owner before writing, not after: a refused request must change nothing")
 	}
 	return nil
@@ -140,13 +144,37 @@ func ownerIDIgnored(ctx context.Context, h *harness.H) error {
 	if err != nil {
 		return err
 	}
-	t, err := createAs(ctx, h, a.Token, map[string]any{"title": expect.Title(h.Rand), "ownerId": b.ID})
-	if err != nil {
-		return expect.Hint(err, "a body with an extra ownerId field is still a valid todo: ignore the field (201)")
+	if err := b.NeedID(); err != nil {
+		return err
 	}
 	hint := "take the owner from the token only and ignore any owner field in the body; otherwise anyone can create todos in someone else's name"
+	resp, err := h.Do(ctx, harness.Request{Method: http.MethodPost, Path: "/todos", Token: a.Token,
+		JSON: map[string]any{"title": expect.Title(h.Rand), "ownerId": b.ID}})
+	if err != nil {
+		return err
+	}
+	if resp.Status == http.StatusBadRequest || resp.Status == http.StatusUnprocessableEntity {
+		// Refusing the unknown field keeps the owner out of the body's
+		// hands too, as long as nothing was created for the other user.
+		ids, _, err := listIDs(ctx, h, b.Token, "/todos")
+		if err != nil {
+			return err
+		}
+		if len(ids) > 0 {
+			return grader.Failf("POST /todos by user %s with \"ownerId\": %q answered %s, yet user %s now lists %d todo(s)", a.ID, b.ID, expect.StatusText(resp.Status), b.ID, len(ids)).WithHint("%s", hint)
+		}
+		return nil
+	}
+	if err := todos.Created(resp); err != nil {
+		return grader.Blockedf(harness.CreateCheck, "creating a todo for this check failed: %v", err).
+			WithHint("a body with an extra ownerId field is still a valid todo (ignore the field) or a 400: see rest.create for what a create answers")
+	}
+	var t todo
+	if err := expect.Decode(resp, &t); err != nil {
+		return err
+	}
 	if t.OwnerID != nil && fmt.Sprint(t.OwnerID) != a.ID {
-		return grader.Failf("POST /todos with \"ownerId\": %q in the body by user %s answered ownerId %v", b.ID, a.ID, t.OwnerID).WithHint("%s", hint)
+		return grader.Failf("POST /todos with \"ownerId\": %q in the body by user %s answered ownerId %s", b.ID, a.ID, expect.Show(t.OwnerID)).WithHint("%s", hint)
 	}
 	// The stored owner, where the grader can find it (the row itself is
 	// graded by persistence.create-is-row).

@@ -62,7 +62,7 @@ var Stage = grader.Stage{
 			Skills: []string{skills.JWT}, Run: expiredToken},
 		{ID: "auth.grader-token", Title: "A token the grader signs with JWT_SECRET is accepted", Points: 2,
 			Skills: []string{skills.JWT}, Run: graderToken},
-		{ID: "auth.ownership", Title: "Another user's todo: PUT/PATCH/DELETE 403, GET 403 or 404", Points: 3,
+		{ID: "auth.ownership", Title: "Another user's todo: PUT/PATCH/DELETE 403 {\"message\":\"Forbidden\"}, GET 403 or 404", Points: 3,
 			Skills: []string{skills.Authorization}, Run: ownership},
 		{ID: "auth.list-isolation", Title: "A user's list holds only their own todos", Points: 2,
 			Skills: []string{skills.Authorization}, Run: listIsolation},

@@ -76,7 +76,9 @@ func tokenClaims(ctx context.Context, h *harness.H) error {
 	if err != nil {
 		return err
 	}
-	regTok, err := tokenFrom(resp, http.StatusCreated)
+	// The form of the answers is auth.register-login's subject: here any
+	// 2xx will do, with the token where projects commonly put it.
+	regTok, err := anyToken(resp)
 	if err != nil {
 		return err
 	}
@@ -84,9 +86,12 @@ func tokenClaims(ctx context.Context, h *harness.H) error {
 	if err != nil {
 		return err
 	}
-	loginTok, err := tokenFrom(resp, http.StatusOK)
+	loginTok, err := anyToken(resp)
 	if err != nil {
 		return err
+	}
+	if regTok == "" && loginTok == "" {
+		return noToken()
 	}
 	tab, err := usersTable(ctx, h, &harness.User{Email: c.Email}, false)
 	if err != nil {
@@ -102,6 +107,9 @@ func tokenClaims(ctx context.Context, h *harness.H) error {
 	}
 	userID, _ := rows[0]["id"].(string)
 	for _, x := range []struct{ from, tok string }{{"POST /register", regTok}, {"POST /login", loginTok}} {
+		if x.tok == "" {
+			continue // one of the two answered without a token; register-login says so
+		}
 		h.Record("note", "verify the token from "+x.from+" with JWT_SECRET (HS256)", x.tok)
 		claims, err := jwt.Verify(x.tok, key)
 		if errors.Is(err, jwt.ErrSignature) {

@@ -77,7 +77,7 @@ func etagChangesOnUpdate(ctx context.Context, h *harness.H) error {
 		return err
 	}
 	title := "renamed " + expect.Title(h.Rand)
-	if err := write(ctx, h, http.MethodPatch, t.ID, map[string]string{"title": title}, http.StatusOK); err != nil {
+	if err := write(ctx, h, http.MethodPatch, t.ID, map[string]string{"title": title}); err != nil {
 		return err
 	}
 	r2, got, err := getTodo(ctx, h, "", t.ID)

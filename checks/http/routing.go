@@ -43,7 +43,9 @@ func methodNotAllowed(ctx context.Context, h *harness.H) error {
 			case resp.Status < 300:
 				return expect.Hint(err, "your router matched /health for every method: check the method and answer 405 with an Allow header")
 			case resp.Status == http.StatusNotFound:
-				return expect.Hint(err, "the path exists, only the method is wrong: that is 405, not 404 (in Go, a catch-all \"/\" route hides ServeMux's automatic 405)")
+				return expect.Hint(err, "%s", notFoundHint(ctx, h))
+			case resp.Status == http.StatusUnauthorized || resp.Status == http.StatusForbidden:
+				return expect.Hint(err, "/health needs no authentication, whatever the method: the grader sent no credentials, and a wrong method is 405 before any auth check")
 			}
 			return err
 		}
@@ -58,6 +60,16 @@ func methodNotAllowed(ctx context.Context, h *harness.H) error {
 		}
 	}
 	return nil
+}
+
+// notFoundHint explains a 404 to a wrong method on /health: only the
+// method is wrong when GET /health exists, else the route itself is missing.
+func notFoundHint(ctx context.Context, h *harness.H) string {
+	get, err := h.Do(ctx, harness.Request{Path: "/health", NoAuth: true})
+	if err == nil && get.Status == http.StatusNotFound {
+		return "GET /health answers 404 too: the route does not exist yet (see http.health); once it does, other methods on it answer 405"
+	}
+	return "the path exists, only the method is wrong: that is 405, not 404 (in Go, a catch-all \"/\" route hides ServeMux's automatic 405)"
 }
 
 // allowsGet reports whether an Allow value lists GET (case-insensitive).

@@ -60,6 +60,9 @@ func freshView(ctx context.Context, h *harness.H, t *Table) (view, error) {
 		if err != nil {
 			return view{}, err
 		}
+		if err := u.NeedID(); err != nil {
+			return view{}, err
+		}
 		return view{token: u.Token, owner: u.ID}, nil
 	}
 	if _, err := h.Exec(ctx, "DELETE FROM "+t.Ident()); err != nil {
@@ -83,6 +86,9 @@ func tableAndOwner(ctx context.Context, h *harness.H) (*Table, string, error) {
 	}
 	u, err := h.User(ctx)
 	if err != nil {
+		return nil, "", err
+	}
+	if err := u.NeedID(); err != nil {
 		return nil, "", err
 	}
 	return t, u.ID, nil

@@ -73,7 +73,7 @@ func instances(ctx context.Context, h *harness.H, l limits, n int) ([]harness.In
 func freshUser(ctx context.Context, h *harness.H) (*harness.User, error) {
 	u, err := h.NewUser(ctx)
 	if err != nil {
-		return nil, grader.Errorf("%v", err)
+		return nil, err
 	}
 	return u, nil
 }

@@ -13,7 +13,7 @@ import (
 // deleteTodo: DELETE -> 204 without a body; then GET -> 404 and a second
 // DELETE -> 404.
 func deleteTodo(ctx context.Context, h *harness.H) error {
-	t, err := createTodo(ctx, h, newTodo(h, "todo"))
+	t, err := createTodo(ctx, h, newTodo(h))
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/backend-grader/grader/checks/internal/expect"
+	"github.com/backend-grader/grader/checks/internal/todos"
 	"github.com/backend-grader/grader/internal/grader"
 	"github.com/backend-grader/grader/internal/harness"
 )
@@ -43,7 +44,7 @@ func getPage(ctx context.Context, h *harness.H, path string) (*page, error) {
 	}
 	obj, ok := raw.(map[string]any)
 	if !ok {
-		return nil, grader.Failf(`GET %s: expected an object {"data": [...], "page": 1, "limit": 10, "total": N}, got %s`, path, harness.Shorten(string(resp.Body), 200)).
+		return nil, grader.Failf(`GET %s: expected an object {"data": [...], "page": 1, "limit": 10, "total": N}, got %s`, path, expect.Show(raw)).
 			WithHint("wrap the list: the todos go in data, with page, limit and total next to it, so that clients can page through")
 	}
 	var p page
@@ -75,8 +76,8 @@ func list(ctx context.Context, h *harness.H) error {
 		return err
 	}
 	created := map[string]todo{}
-	for i := range listCreates {
-		t, err := createTodo(ctx, h, newTodo(h, []string{"todo", "in_progress", "done"}[i]))
+	for range listCreates {
+		t, err := createTodo(ctx, h, newTodo(h))
 		if err != nil {
 			return err
 		}
@@ -105,7 +106,7 @@ func list(ctx context.Context, h *harness.H) error {
 	for n := 1; ; n++ {
 		for _, item := range p.data {
 			got, _ := item.(map[string]any)
-			gid, _ := got["id"].(string)
+			gid := todos.ID(got)
 			want, ok := created[gid]
 			if !ok {
 				continue

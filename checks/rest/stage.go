@@ -25,7 +25,7 @@ var Stage = grader.Stage{
 	Title: "A JSON resource",
 	Spec:  spec,
 	Checks: []grader.Check{
-		{ID: "rest.create", Title: "POST /todos answers 201 with the todo, a UUID and RFC 3339 timestamps", Points: 3, Skills: crud, Run: create},
+		{ID: "rest.create", Title: "POST /todos answers 201 with the todo, its id and RFC 3339 timestamps", Points: 3, Skills: crud, Run: create},
 		{ID: "rest.create-defaults", Title: "A todo created with only a title gets status \"todo\" and an empty description", Points: 2, Skills: crud, Run: createDefaults},
 		{ID: "rest.location", Title: "The Location header of a create leads to the new todo", Points: 2, Skills: crud, Run: location},
 		{ID: "rest.get", Title: "GET /todos/{id} answers the todo", Points: 2, Skills: crud, Run: get},

@@ -3,55 +3,40 @@ package rest
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/backend-grader/grader/checks/internal/expect"
-	"github.com/backend-grader/grader/internal/grader"
+	"github.com/backend-grader/grader/checks/internal/todos"
 	"github.com/backend-grader/grader/internal/harness"
 )
 
 // todo is a todo as decoded from the service's JSON.
 type todo = map[string]any
 
-// setupHint is given when a step that merely prepares a check fails.
-const setupHint = "this check needs a working POST /todos to prepare its data: see rest.create first"
-
-// newTodo returns a random valid todo body with every field set.
-func newTodo(h *harness.H, status string) map[string]any {
+// newTodo returns a random valid todo body with a title and a
+// description. It has no status: only the checks about status send one.
+func newTodo(h *harness.H) map[string]any {
 	return map[string]any{
 		"title":       expect.Title(h.Rand),
 		"description": "Description: " + expect.Title(h.Rand),
-		"status":      status,
 	}
 }
 
 // createTodo POSTs body to /todos as a preparation step: any 2xx with a JSON
-// object holding a non-empty string id will do (rest.create is strict).
+// object holding an id (a string or a number) will do; rest.create is
+// strict. When no todo can be had the check is blocked by rest.create.
 func createTodo(ctx context.Context, h *harness.H, body map[string]any) (todo, error) {
-	resp, err := h.Do(ctx, harness.Request{Method: http.MethodPost, Path: "/todos", JSON: body})
+	_, t, err := todos.Create[todo](ctx, h, "", body)
 	if err != nil {
-		return nil, expect.Transport(err)
-	}
-	if resp.Status < 200 || resp.Status > 299 {
-		return nil, grader.Failf("preparing the check: POST /todos: expected status 201 Created, got %s", expect.StatusText(resp.Status)).
-			WithHint(setupHint)
-	}
-	t, err := expect.Object(resp)
-	if err != nil {
-		return nil, expect.Hint(err, setupHint)
-	}
-	if id, _ := t["id"].(string); id == "" {
-		return nil, grader.Failf(`preparing the check: POST /todos: expected the created todo with a string "id", got %s`, harness.Shorten(string(resp.Body), 300)).
-			WithHint(setupHint)
+		return nil, err
 	}
 	return t, nil
 }
 
-// id returns the todo's id (a string: createTodo made sure of it).
-func id(t todo) string { s, _ := t["id"].(string); return s }
+// id returns the todo's id as a string (createTodo made sure there is one).
+func id(t todo) string { return todos.ID(t) }
 
 // todoPath is /todos/{id}.
 func todoPath(id string) string { return "/todos/" + url.PathEscape(id) }

@@ -59,11 +59,11 @@ func validationTitle(ctx context.Context, h *harness.H) error {
 			return err
 		}
 	}
-	t, err := createTodo(ctx, h, newTodo(h, "todo"))
+	t, err := createTodo(ctx, h, newTodo(h))
 	if err != nil {
 		return err
 	}
-	r := harness.Request{Method: http.MethodPut, Path: todoPath(id(t)), JSON: map[string]any{"description": "replaced without a title", "status": "done"}}
+	r := harness.Request{Method: http.MethodPut, Path: todoPath(id(t)), JSON: map[string]any{"description": "replaced without a title"}}
 	return badRequest(ctx, h, r, "a PUT body without a title", "title", "PUT replaces the whole todo, so title is required there too: validate PUT bodies like POST bodies")
 }
 
@@ -103,7 +103,7 @@ func validationStatus(ctx context.Context, h *harness.H) error {
 	if err := badRequest(ctx, h, r, `status "archived"`, "status", hint); err != nil {
 		return err
 	}
-	t, err := createTodo(ctx, h, newTodo(h, "todo"))
+	t, err := createTodo(ctx, h, newTodo(h))
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,7 @@ func bodyLimit(ctx context.Context, h *harness.H) error {
 	if h.Auth {
 		u, err := h.User(ctx)
 		if err != nil {
-			return grader.Errorf("%v", err)
+			return err
 		}
 		header.Set("Authorization", "Bearer "+u.Token)
 	}

@@ -23,7 +23,7 @@ func xssEcho(ctx context.Context, h *harness.H) error {
 	desc := `<img src=x onerror="alert(document.cookie)"></textarea><svg/onload=alert('` + rw + `')> & more`
 	want := func(t todo) todo { return todo{ID: t.ID, Title: title, Description: desc, Status: t.Status} }
 
-	resp, t, err := create(ctx, h, "", title, desc)
+	resp, t, err := createSubject(ctx, h, "", title, desc)
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ func sqlInjectionTerm(ctx context.Context, h *harness.H) error {
 		return err
 	}
 	quoteOr := rw + "' OR '1'='1"
-	_, a, err := create(ctx, h, tok, "Quarterly report "+quoteOr, "")
+	_, a, err := createSubject(ctx, h, tok, "Quarterly report "+quoteOr, "")
 	if err != nil {
 		return err
 	}
@@ -45,7 +45,7 @@ func sqlInjectionTerm(ctx context.Context, h *harness.H) error {
 		if err != nil {
 			return err
 		}
-		if _, _, err := create(ctx, h, other, "Someone else's "+quoteOr, ""); err != nil {
+		if _, _, err := createSubject(ctx, h, other, "Someone else's "+quoteOr, ""); err != nil {
 			return err
 		}
 	}
@@ -68,7 +68,7 @@ func sqlInjectionTerm(ctx context.Context, h *harness.H) error {
 		slices.Sort(got)
 		slices.Sort(c.want)
 		if !slices.Equal(c.want, got) {
-			return grader.Failf("GET /todos?term=%s should list exactly the caller's todos whose title contains %q: expected ids %v, got %v", url.QueryEscape(c.term), c.term, c.want, got).
+			return grader.Failf("GET /todos?term=%s should list exactly the caller's todos whose title contains %q: expected ids %s, got %s", url.QueryEscape(c.term), c.term, expect.Show(c.want), expect.Show(got)).
 				WithHint("%s", paramHint)
 		}
 	}
@@ -87,7 +87,7 @@ func sqlInjectionBody(ctx context.Context, h *harness.H) error {
 	}
 	title := rw + "'); CREATE TABLE " + pwned + " (x int); --"
 	desc := `it's "quoted", a back\slash, $1, 50% and under_score; -- Ünïcödé 🚀`
-	_, t1, err := create(ctx, h, tok, title, desc)
+	_, t1, err := createSubject(ctx, h, tok, title, desc)
 	if err != nil {
 		return expect.Hint(err, "%s", paramHint)
 	}

@@ -110,7 +110,7 @@ func unguessableIDs(ctx context.Context, h *harness.H) error {
 	for range 2 {
 		u, err := h.NewUser(ctx)
 		if err != nil {
-			return grader.Errorf("%v", err)
+			return err
 		}
 		userIDs = append(userIDs, u.ID)
 	}
@@ -125,7 +125,7 @@ func notSequential(kind string, ids []string) error {
 	hint := "use random ids (UUID v4, or v7) instead of a counter: with sequential ids anyone can enumerate the " + kind + "s and probe for ones that are not theirs"
 	for _, id := range ids {
 		if digits.MatchString(id) {
-			return grader.Failf("the %s ids %v are integers", kind, ids).WithHint("%s", hint)
+			return grader.Failf("the %s ids %s are integers", kind, expect.Show(ids)).WithHint("%s", hint)
 		}
 	}
 	// Time-based UUIDs (v1, v6, v7) created in the same instant may

@@ -28,26 +28,47 @@ func freshToken(ctx context.Context, h *harness.H) (string, error) {
 	}
 	u, err := h.NewUser(ctx)
 	if err != nil {
-		return "", grader.Errorf("%v", err)
+		return "", err
 	}
 	return u.Token, nil
 }
 
-// create makes a todo as the user with token tok and returns the response
-// and the todo as the API echoed it.
+// create makes a todo as the user with token tok, as a step that prepares
+// the check, and returns the response and the todo as the API echoed it.
+// A todo that cannot be had blocks the check by rest.create.
 func create(ctx context.Context, h *harness.H, tok, title, description string) (*harness.Response, todo, error) {
-	body := map[string]string{"title": title}
-	if description != "" {
-		body["description"] = description
-	}
-	resp, t, err := todos.Create[todo](ctx, h, tok, body)
+	return todos.Create[todo](ctx, h, tok, body(title, description))
+}
+
+// createSubject is create for a todo whose text is what the check is about
+// (SQL or script in it): when the service cannot store it, the check fails.
+func createSubject(ctx context.Context, h *harness.H, tok, title, description string) (*harness.Response, todo, error) {
+	resp, err := h.Do(ctx, harness.Request{Method: http.MethodPost, Path: "/todos", Token: tok, JSON: body(title, description)})
 	if err != nil {
+		return nil, todo{}, err
+	}
+	if err := todos.Created(resp); err != nil {
+		f := grader.Failf("%v (a title with %s)", err, expect.Show(title))
+		if resp.Status >= 500 {
+			f.WithHint("the text broke the service: pass user input to the database as query parameters, never pasted into the SQL")
+		} else {
+			f.WithHint("these characters are valid in a title: accept and store them as they are")
+		}
+		return resp, todo{}, f
+	}
+	var t todo
+	if err := expect.Decode(resp, &t); err != nil {
 		return resp, todo{}, err
 	}
-	if t.ID == "" {
-		return resp, todo{}, grader.Failf(`POST /todos answered 201 without an "id": %s`, harness.Shorten(string(resp.Body), 200))
-	}
 	return resp, t, nil
+}
+
+func body(title, description string) map[string]string {
+	b := map[string]string{"title": title}
+	if description != "" {
+		b["description"] = description
+	}
+	return b
 }
 
 // search lists the todos of the user with token tok whose title or

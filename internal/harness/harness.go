@@ -126,6 +126,8 @@ type shared struct {
 	user *User
 	n    int // users registered so far, for unique e-mails
 	memo sync.Map
+	// regFailed is why registering a user failed, once it has (users.go).
+	regFailed *verdict.Precondition
 }
 
 // Options configure New.

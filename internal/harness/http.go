@@ -40,6 +40,35 @@ type Response struct {
 	// such as "GET /todos/1: expected 200, got 404").
 	Method string
 	Path   string
+	// SentToken is true when the request carried an Authorization header.
+	SentToken bool
+
+	// mark marks this exchange's step in the transcript as decisive.
+	mark func()
+}
+
+// MarkDecisive marks the transcript step of this exchange as the one that
+// decided the check's failure (the assertions of package expect do it when
+// they fail). It does nothing for a response the harness did not record.
+func (r *Response) MarkDecisive() {
+	if r != nil && r.mark != nil {
+		r.mark()
+	}
+}
+
+// recordStep is Record that returns a function marking that step decisive.
+func (h *H) recordStep(kind, command, output string) func() {
+	h.check.mu.Lock()
+	defer h.check.mu.Unlock()
+	h.check.steps = append(h.check.steps, Step{Kind: kind, Command: command, Output: output})
+	i := len(h.check.steps) - 1
+	return func() {
+		h.check.mu.Lock()
+		defer h.check.mu.Unlock()
+		if i < len(h.check.steps) {
+			h.check.steps[i].Decisive = true
+		}
+	}
 }
 
 // MaxBodyShown is how much of a body a transcript keeps.
@@ -109,26 +138,15 @@ func (h *H) Do(ctx context.Context, r Request) (*Response, error) {
 		h.Record("http", curl, FormatResponse(resp.StatusCode, resp.Header, rb)+"\n(the body was cut off: "+describeTransportError(err)+")")
 		return nil, fmt.Errorf("%s %s: the response body could not be read: %s", r.Method, r.Path, describeTransportError(err))
 	}
-	out := &Response{Status: resp.StatusCode, Header: resp.Header, Body: rb, Curl: curl, Method: r.Method, Path: r.Path}
-	h.Record("http", curl, FormatResponse(resp.StatusCode, resp.Header, rb))
+	out := &Response{Status: resp.StatusCode, Header: resp.Header, Body: rb, Curl: curl, Method: r.Method, Path: r.Path,
+		SentToken: header.Get("Authorization") != ""}
+	out.mark = h.recordStep("http", curl, FormatResponse(resp.StatusCode, resp.Header, rb))
 	return out, nil
 }
 
 // Get is Do with GET.
 func (h *H) Get(ctx context.Context, path string) (*Response, error) {
 	return h.Do(ctx, Request{Method: http.MethodGet, Path: path})
-}
-
-// DecodeJSON decodes the body into v; the error says what was wrong with the
-// body in a learner's terms.
-func (r *Response) DecodeJSON(v any) error {
-	if len(bytes.TrimSpace(r.Body)) == 0 {
-		return fmt.Errorf("the response body is empty, expected JSON")
-	}
-	if err := json.Unmarshal(r.Body, v); err != nil {
-		return fmt.Errorf("the response body is not the JSON expected (%v): %s", err, Shorten(string(r.Body), 200))
-	}
-	return nil
 }
 
 // Curl renders a request as a curl command line the learner can paste.
@@ -150,6 +168,9 @@ func Curl(method, url string, header http.Header, body []byte) string {
 	sort.Strings(keys)
 	for _, k := range keys {
 		for _, v := range header[k] {
+			if k == "Authorization" {
+				v = ShortenCredential(v)
+			}
 			b.WriteString(" -H " + shellQuote(k+": "+v))
 		}
 	}
@@ -161,6 +182,23 @@ func Curl(method, url string, header http.Header, body []byte) string {
 		b.WriteString(" --data-raw " + shellQuote(s))
 	}
 	return b.String()
+}
+
+// ShortenCredential shortens the token of an Authorization value for a
+// transcript: "Bearer eyJhbGciOiJIUzI1NiIs…(183 chars)". A short value
+// (a forged or malformed token a check sent on purpose) is kept whole.
+func ShortenCredential(v string) string {
+	scheme, tok, ok := strings.Cut(v, " ")
+	if !ok {
+		scheme, tok = "", v
+	} else {
+		scheme += " "
+	}
+	const keep = 20
+	if len(tok) <= 2*keep+8 {
+		return v
+	}
+	return fmt.Sprintf("%s%s…(%d chars)", scheme, tok[:keep], len(tok))
 }
 
 // FormatResponse renders a response as the learner would see it with curl -i,

@@ -9,10 +9,18 @@ import (
 	"github.com/google/uuid"
 )
 
-// Time parses an RFC 3339 timestamp (fractional seconds and any offset
-// allowed).
+// Time parses an RFC 3339 timestamp in any of its forms: fractional
+// seconds of any length, any offset, "t" and "z" in lower case, and a space
+// for the "T" (RFC 3339 section 5.6 allows it).
 func Time(s string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339Nano, s)
+	norm := s
+	if len(norm) > 10 && (norm[10] == ' ' || norm[10] == 't') {
+		norm = norm[:10] + "T" + norm[11:]
+	}
+	if strings.HasSuffix(norm, "z") {
+		norm = norm[:len(norm)-1] + "Z"
+	}
+	t, err := time.Parse(time.RFC3339Nano, norm)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time such as \"2026-01-02T15:04:05Z\"", s)
 	}

@@ -16,8 +16,8 @@
 //	Object(resp)                  body is a JSON object (map[string]any)
 //	Message(resp)                 body is a JSON object with a non-empty "message"
 //	FieldError(resp, field)       body has a non-empty errors.<field>
-//	Fields(want, got)             cmp diff of want's keys only ("" when equal)
-//	Diff(want, got)               cmp diff, "-want +got"
+//	Fields(want, got)             JSON-path diff of want's keys only ("" when equal)
+//	Diff(want, got)               every difference as "$.path: expected X, got Y"
 //	Hint(err, format, args...)    sets the hint of a Failure
 //	Note(err, format, args...)    adds " (what was sent)" to a Failure's message
 //	Transport(err)                a Failure with a hint for "no response" errors
@@ -37,7 +37,7 @@ import (
 
 	"github.com/backend-grader/grader/internal/grader"
 	"github.com/backend-grader/grader/internal/harness"
-	"github.com/google/go-cmp/cmp"
+	"github.com/backend-grader/grader/internal/verdict"
 )
 
 // Hint sets the hint of err when it is a *grader.Failure and returns err;
@@ -88,6 +88,7 @@ func Status(resp *harness.Response, want ...int) error {
 	for i, w := range want {
 		ws[i] = StatusText(w)
 	}
+	resp.MarkDecisive()
 	f := grader.Failf("%s: expected status %s, got %s", Request(resp), strings.Join(ws, " or "), StatusText(resp.Status))
 	if h := statusHint(resp, want); h != "" {
 		f.WithHint("%s", h)
@@ -95,20 +96,45 @@ func Status(resp *harness.Response, want ...int) error {
 	return f
 }
 
-// statusHint guesses the usual cause of an unexpected status.
+// statusHint guesses the usual cause of an unexpected status from what the
+// service answered.
 func statusHint(resp *harness.Response, want []int) string {
 	wantOK := slices.ContainsFunc(want, func(w int) bool { return w < 300 })
 	switch {
 	case resp.Status >= 500:
 		return "your service failed while handling this request: look at its log (shown with --verbose) for the error"
 	case resp.Status == http.StatusNotFound && wantOK:
-		return "this route is probably not registered (check the method and the path pattern)"
+		if msg := OwnMessage(resp); msg != "" {
+			return fmt.Sprintf("the route answered with the service's own message %s: it is registered but did not find what was asked for (check how it reads the path and looks the item up)", strconv.Quote(msg))
+		}
+		return "this route is probably not registered (check the method and the path pattern, and basePath in grader.yaml if your routes live under a prefix)"
 	case resp.Status == http.StatusMethodNotAllowed && wantOK:
 		return "the path exists but not for this method: register a handler for this method too"
+	case resp.Status == http.StatusUnauthorized && wantOK && !resp.SentToken:
+		return "the grader sent no credentials because this route needs none: serve it without the authentication middleware"
 	case resp.Status == http.StatusUnauthorized && wantOK:
-		return "the request carried the grader's Bearer token (or, before the auth stage, none): check how your middleware reads the Authorization header"
+		return "the request carried a Bearer token your service issued (from POST /register or /login): check how your middleware reads the Authorization header"
+	case resp.Status == http.StatusTooManyRequests && wantOK:
+		return "your service limited the grader's requests: read the limit from RATE_LIMIT_REQUESTS and RATE_LIMIT_WINDOW_SECONDS (set generously outside the rate-limiting stage)"
 	case resp.Status >= 300 && resp.Status < 400:
 		return "the service redirected instead of answering: serve the resource at this exact path (watch for trailing-slash redirects)"
+	}
+	return ""
+}
+
+// OwnMessage is the "message" (or "error") string of a JSON error body the
+// service wrote itself, "" when the body is no such thing (a framework's
+// default page, plain text, empty).
+func OwnMessage(resp *harness.Response) string {
+	tree, err := resp.JSON()
+	if err != nil {
+		return ""
+	}
+	m, _ := tree.(map[string]any)
+	for _, k := range []string{"message", "error", "detail", "title"} {
+		if s, ok := m[k].(string); ok && strings.TrimSpace(s) != "" {
+			return s
+		}
 	}
 	return ""
 }
@@ -122,6 +148,7 @@ func JSONContentType(resp *harness.Response) error {
 	if err == nil && (mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))) {
 		return nil
 	}
+	resp.MarkDecisive()
 	got := strconv.Quote(ct)
 	if ct == "" {
 		got = "no Content-Type header"
@@ -133,8 +160,12 @@ func JSONContentType(resp *harness.Response) error {
 // Decode decodes the body as JSON into v (a pointer).
 func Decode(resp *harness.Response, v any) error {
 	if err := resp.DecodeJSON(v); err != nil {
-		return grader.Failf("%s (status %d): %v", Request(resp), resp.Status, err).
-			WithHint("write the body with a JSON encoder and nothing else (no extra text, no HTML error page)")
+		resp.MarkDecisive()
+		f := grader.Failf("%s (status %s): %v", Request(resp), StatusText(resp.Status), err)
+		if _, jerr := resp.JSON(); jerr != nil {
+			return f.WithHint("write the body with a JSON encoder and nothing else (no extra text, no HTML error page)")
+		}
+		return f.WithHint("give each field the JSON type of the contract (see grader explain for this stage)")
 	}
 	return nil
 }
@@ -146,7 +177,8 @@ func Object(resp *harness.Response) (map[string]any, error) {
 		return nil, err
 	}
 	if m == nil {
-		return nil, grader.Failf("%s: expected a JSON object, got %s", Request(resp), harness.Shorten(string(resp.Body), 200)).
+		resp.MarkDecisive()
+		return nil, grader.Failf("%s: expected a JSON object, got %s", Request(resp), harness.Excerpt(resp.Body, 200)).
 			WithHint("answer with a JSON object ({...}), not null")
 	}
 	return m, nil
@@ -162,7 +194,8 @@ func Message(resp *harness.Response) error {
 	if s, ok := m["message"].(string); ok && strings.TrimSpace(s) != "" {
 		return nil
 	}
-	return grader.Failf(`%s: expected a JSON body with a non-empty "message" string, got %s`, Request(resp), harness.Shorten(string(resp.Body), 200)).
+	resp.MarkDecisive()
+	return grader.Failf(`%s: expected a JSON body with a non-empty "message" string, got %s`, Request(resp), Show(m)).
 		WithHint(`error responses carry {"message": "what went wrong"} so that clients can show it`)
 }
 
@@ -175,64 +208,59 @@ func FieldError(resp *harness.Response, field string) error {
 	}
 	errs, ok := m["errors"].(map[string]any)
 	if !ok {
+		resp.MarkDecisive()
 		return grader.Failf(`%s: expected "errors" to be an object naming the bad fields, e.g. {"errors": {%q: "..."}}, got %s`,
-			Request(resp), field, harness.Shorten(string(resp.Body), 300)).
+			Request(resp), field, Show(m)).
 			WithHint(`validation failures answer {"message": "...", "errors": {"<field>": "why"}}: one entry per bad field`)
 	}
-	if s, ok := errs[field].(string); ok && strings.TrimSpace(s) != "" {
+	if why(errs[field]) {
 		return nil
 	}
+	resp.MarkDecisive()
 	keys := make([]string, 0, len(errs))
 	for k := range errs {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	return grader.Failf(`%s: expected errors.%s to be a non-empty string saying why, got errors with keys [%s]`,
+	if v, ok := errs[field]; ok {
+		return grader.Failf(`%s: expected errors.%s to be a non-empty string (or list of strings) saying why, got %s`,
+			Request(resp), field, Show(v)).
+			WithHint(`give the reason as a string, e.g. {"errors": {%q: "is required"}}`, field)
+	}
+	return grader.Failf(`%s: expected errors.%s saying why, got errors with keys [%s]`,
 		Request(resp), field, strings.Join(keys, ", ")).
 		WithHint(`name the field exactly as in the JSON body (%q) and give the reason as a string`, field)
 }
 
-// Diff is cmp.Diff(want, got) introduced for a message: "(-want +got)\n...".
-// It is "" when they are equal.
-func Diff(want, got any) string {
-	d := cmp.Diff(want, got)
-	if d == "" {
-		return ""
-	}
-	// go-cmp randomly indents with non-breaking spaces to discourage
-	// depending on its output; reports must be the same for the same seed.
-	return "(-want +got)\n" + strings.ReplaceAll(d, "\u00a0", " ")
-}
-
-// Fields compares only want's keys of got: extra keys in got are ignored, a
-// key missing from got shows as missing. JSON numbers decode as float64, so
-// write numbers in want as float64. It returns "" when they match, else a
-// diff for a message.
-func Fields(want, got map[string]any) string {
-	sub := make(map[string]any, len(want))
-	for k := range want {
-		if v, ok := got[k]; ok {
-			sub[k] = v
-		}
-	}
-	return Diff(want, sub)
-}
-
-// Describe renders a decoded JSON value for a message.
-func Describe(v any) string {
+// why reports whether v says why a field is bad: a non-empty string, or a
+// non-empty list of non-empty strings.
+func why(v any) bool {
 	switch v := v.(type) {
-	case nil:
-		return "null"
 	case string:
-		return strconv.Quote(v)
-	default:
-		return harness.Shorten(fmt.Sprintf("%v", v), 200)
+		return strings.TrimSpace(v) != ""
+	case []any:
+		if len(v) == 0 {
+			return false
+		}
+		for _, x := range v {
+			if s, ok := x.(string); !ok || strings.TrimSpace(s) == "" {
+				return false
+			}
+		}
+		return true
 	}
+	return false
+}
+
+// Describe renders a decoded JSON value for a message, as JSON.
+func Describe(v any) string {
+	return Show(v)
 }
 
 // Transport turns an error from h.Do (no response at all) into a Failure
 // with a hint about the usual cause; nil and non-transport errors (a
-// Failure, a Skipped, ...) are returned unchanged.
+// Failure, a Skipped, a Precondition when the run's user could not be had,
+// ...) are returned unchanged.
 func Transport(err error) error {
 	if err == nil {
 		return nil
@@ -240,7 +268,8 @@ func Transport(err error) error {
 	var f *grader.Failure
 	var s *grader.Skipped
 	var b *grader.Broken
-	if errors.As(err, &f) || errors.As(err, &s) || errors.As(err, &b) {
+	var p *grader.Precondition
+	if errors.As(err, &f) || errors.As(err, &s) || errors.As(err, &b) || errors.As(err, &p) || verdict.IsEnvironment(err) {
 		return err
 	}
 	out := grader.Failf("%v", err)

@@ -85,6 +85,14 @@ func TestMessageAndFieldError(t *testing.T) {
 	if err := FieldError(resp(400, "application/json", `{"errors":["title"]}`), "title"); err == nil {
 		t.Error("errors as a list accepted")
 	}
+	if err := FieldError(resp(400, "application/json", `{"errors":{"title":["is required","too short"]}}`), "title"); err != nil {
+		t.Errorf("a list of reasons is a reason: %v", err)
+	}
+	for _, body := range []string{`{"errors":{"title":[]}}`, `{"errors":{"title":[""]}}`, `{"errors":{"title":[3]}}`} {
+		if err := FieldError(resp(400, "application/json", body), "title"); err == nil {
+			t.Errorf("FieldError accepted %s", body)
+		}
+	}
 }
 
 func TestFields(t *testing.T) {
@@ -93,8 +101,90 @@ func TestFields(t *testing.T) {
 		t.Errorf("extra keys must be ignored, got diff:\n%s", d)
 	}
 	d := Fields(map[string]any{"title": "b", "description": ""}, got)
-	if !strings.Contains(d, "-want +got") || !strings.Contains(d, `"description"`) || !strings.Contains(d, `"b"`) {
-		t.Errorf("diff should show the changed title and the missing description:\n%s", d)
+	want := "\n  $.description: expected \"\", missing\n  $.title: expected \"b\", got \"a\""
+	if d != want {
+		t.Errorf("Fields diff =\n%s\nwant\n%s", d, want)
+	}
+}
+
+func TestDiffJSONPaths(t *testing.T) {
+	want := map[string]any{"status": "todo", "page": 1, "tags": []string{"a"}, "owner": map[string]any{"id": "u1"}}
+	got := map[string]any{"status": []any{"a", "b"}, "page": 1.0, "tags": []any{"b"}, "owner": map[string]any{"id": "u2"}, "x-y": true}
+	d := Diff(want, got)
+	for _, line := range []string{
+		`$.status: expected "todo", got ["a","b"] (2 items)`,
+		`$.tags[0]: expected "a", got "b"`,
+		`$.owner.id: expected "u1", got "u2"`,
+		`$["x-y"]: not expected, got true`,
+	} {
+		if !strings.Contains(d, "\n  "+line) {
+			t.Errorf("diff lacks %q:\n%s", line, d)
+		}
+	}
+	if strings.Contains(d, "page") {
+		t.Errorf("1 and 1.0 are the same JSON number, got:\n%s", d)
+	}
+	for _, bad := range []string{"map[", "string(", "-want", "float64"} {
+		if strings.Contains(d, bad) {
+			t.Errorf("diff speaks Go (%q):\n%s", bad, d)
+		}
+	}
+	if d := Diff([]string{"a", "b"}, []string{"a"}); !strings.Contains(d, `$: expected ["a","b"] (2 items), got ["a"] (1 items)`) {
+		t.Errorf("lists of other lengths: %s", d)
+	}
+	if d := DiffAs(map[string]any{"message": "x"}, map[string]any{"message": "y"}, "unknown e-mail", "wrong password"); d != "\n  $.message: unknown e-mail \"x\", wrong password \"y\"" {
+		t.Errorf("DiffAs = %q", d)
+	}
+}
+
+func TestDecodeSpeaksJSON(t *testing.T) {
+	var v struct {
+		ID    string `json:"id"`
+		Title string `json:"title"`
+	}
+	if err := Decode(resp(201, "application/json", `{"id": 17, "title": "x"}`), &v); err != nil || v.ID != "17" {
+		t.Fatalf("a numeric id is an id: %v, %+v", err, v)
+	}
+	f := failure(t, Decode(resp(201, "application/json", `{"id": "a", "title": ["a","b"]}`), &v))
+	if !strings.Contains(f.Message, `$.title: expected a string, got ["a","b"]`) {
+		t.Errorf("type mismatch message: %s", f.Message)
+	}
+	f = failure(t, Decode(resp(500, "text/html", "Internal Server Error\n<html>"), &v))
+	if !strings.Contains(f.Message, "the body is not JSON: it starts with `Internal Server Error\\n<html>`") {
+		t.Errorf("not JSON message: %s", f.Message)
+	}
+	var list struct {
+		Data []struct {
+			Title string `json:"title"`
+		} `json:"data"`
+	}
+	f = failure(t, Decode(resp(200, "application/json", `{"data": [{"title": "a"}, {"title": 5}]}`), &list))
+	if !strings.Contains(f.Message, `$.data[1].title: expected a string, got 5`) {
+		t.Errorf("path into a list: %s", f.Message)
+	}
+	for _, bad := range []string{"Go struct", "cannot unmarshal", "looking for beginning", "map[string]any"} {
+		if strings.Contains(f.Message, bad) {
+			t.Errorf("message speaks Go: %s", f.Message)
+		}
+	}
+}
+
+func TestStatusHintMatchesWhatWasSeen(t *testing.T) {
+	own := failure(t, Status(resp(404, "application/json", `{"message":"todo not found"}`), 200))
+	if strings.Contains(own.Hint, "not registered") || !strings.Contains(own.Hint, "todo not found") {
+		t.Errorf("404 with the service's own message: hint %q", own.Hint)
+	}
+	bare := failure(t, Status(resp(404, "text/plain", `404 page not found`), 200))
+	if !strings.Contains(bare.Hint, "not registered") {
+		t.Errorf("404 from the router: hint %q", bare.Hint)
+	}
+	r := resp(401, "application/json", `{"message":"Unauthorized"}`)
+	if h := failure(t, Status(r, 200)).Hint; !strings.Contains(h, "needs none") {
+		t.Errorf("401 without a token sent: hint %q", h)
+	}
+	r.SentToken = true
+	if h := failure(t, Status(r, 200)).Hint; !strings.Contains(h, "Bearer token") {
+		t.Errorf("401 with a token sent: hint %q", h)
 	}
 }
 
@@ -142,5 +232,18 @@ func TestNoteAndTransport(t *testing.T) {
 	skip := grader.Skipf("no docker")
 	if Transport(skip) != skip {
 		t.Error("Transport must leave a Skipped alone")
+	}
+}
+
+func TestTimeTakesEveryRFC3339Form(t *testing.T) {
+	for _, s := range []string{"2026-01-02T15:04:05Z", "2026-01-02T15:04:05.123456789+02:00", "2026-01-02 15:04:05Z", "2026-01-02t15:04:05.5z", "2026-01-02T15:04:05-00:00"} {
+		if _, err := Time(s); err != nil {
+			t.Errorf("%s: %v", s, err)
+		}
+	}
+	for _, s := range []string{"1767366245", "2026-01-02", "2026-01-02T15:04:05", "02/01/2026 15:04"} {
+		if _, err := Time(s); err == nil {
+			t.Errorf("%s accepted", s)
+		}
 	}
 }

@@ -5,16 +5,20 @@
 // Errors come back as they are: a transport error from h.Do unchanged (no
 // response), else the *grader.Failure of package expect (with the response),
 // so that each stage can add its own words (a setup note, a hint) and keep
-// its messages.
+// its messages. Create, which only prepares a check, is the exception: a
+// todo that cannot be had blocks the check by rest.create.
 package todos
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/backend-grader/grader/checks/internal/expect"
+	"github.com/backend-grader/grader/internal/grader"
 	"github.com/backend-grader/grader/internal/harness"
 )
 
@@ -45,12 +49,69 @@ func Send[T any](ctx context.Context, h *harness.H, r harness.Request, want int)
 	return resp, v, nil
 }
 
-// Create POSTs body to /todos as the user with token tok ("" is the run's
-// default user, or nobody without auth) and fails unless the answer is 201
-// Created with a JSON body that decodes into a T. It does not look at the
-// id: each stage says in its own words what a missing one means.
+// Create POSTs body to /todos as a step that prepares a check, as the user
+// with token tok ("" is the run's default user, or nobody without auth).
+// It is lenient about what rest.create grades: any 2xx will do, with a
+// JSON object holding an id (a string or a number) that decodes into a T.
+// When no todo can be had, the error blocks the check by rest.create; a
+// transport error (no response) comes back unchanged.
+//
+// Send only the fields the check is about: a check that is not about
+// status sends no "status".
 func Create[T any](ctx context.Context, h *harness.H, tok string, body any) (*harness.Response, T, error) {
-	return Send[T](ctx, h, harness.Request{Method: http.MethodPost, Path: "/todos", Token: tok, JSON: body}, http.StatusCreated)
+	return createVia[T](ctx, h, harness.Request{Method: http.MethodPost, Path: "/todos", Token: tok, JSON: body})
+}
+
+func createVia[T any](ctx context.Context, h *harness.H, r harness.Request) (*harness.Response, T, error) {
+	var zero T
+	resp, err := h.Do(ctx, r)
+	if err != nil {
+		return nil, zero, err
+	}
+	if err := Created(resp); err != nil {
+		return resp, zero, grader.Blockedf(harness.CreateCheck, "creating a todo for this check failed: %v", err).
+			WithHint("this check needs a working POST /todos to prepare its data: see rest.create")
+	}
+	var v T
+	if err := resp.DecodeJSON(&v); err != nil {
+		return resp, zero, grader.Blockedf(harness.CreateCheck, "creating a todo for this check failed: POST /todos answered %s: %v", expect.StatusText(resp.Status), err).
+			WithHint("this check needs a working POST /todos to prepare its data: see rest.create")
+	}
+	return resp, v, nil
+}
+
+// Created says, in a few words, why resp is not a todo just created (any
+// 2xx with a JSON object holding a non-empty id), or nil when it is one.
+func Created(resp *harness.Response) error {
+	if resp.Status < 200 || resp.Status > 299 {
+		return fmt.Errorf("%s answered %s", expect.Request(resp), expect.StatusText(resp.Status))
+	}
+	tree, err := resp.JSON()
+	if err != nil {
+		return fmt.Errorf("%s answered %s: %v", expect.Request(resp), expect.StatusText(resp.Status), err)
+	}
+	obj, ok := tree.(map[string]any)
+	if !ok {
+		return fmt.Errorf("%s answered %s with %s, expected the created todo as a JSON object", expect.Request(resp), expect.StatusText(resp.Status), harness.ShowJSON(tree, 100))
+	}
+	if ID(obj) == "" {
+		return fmt.Errorf(`%s answered %s without an "id": %s`, expect.Request(resp), expect.StatusText(resp.Status), harness.ShowJSON(obj, 200))
+	}
+	return nil
+}
+
+// ID is the "id" of a decoded todo as a string (a number is written as it
+// stands), "" when there is none.
+func ID(t map[string]any) string {
+	switch v := t["id"].(type) {
+	case string:
+		return v
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case json.Number:
+		return v.String()
+	}
+	return ""
 }
 
 // Diff lists the fields in which got differs from want, one per line
@@ -59,7 +120,7 @@ func Diff(want, got Todo) string {
 	var b strings.Builder
 	field := func(name, w, g string) {
 		if w != g {
-			fmt.Fprintf(&b, "\n  %s: expected %q, got %q", name, w, g)
+			fmt.Fprintf(&b, "\n  $.%s: expected %s, got %s", name, harness.ShowJSON(w, 200), harness.ShowJSON(g, 200))
 		}
 	}
 	field("id", want.ID, got.ID)

@@ -63,8 +63,72 @@ func TestDiff(t *testing.T) {
 	}
 	b := a
 	b.Title, b.Status = "y", "done"
-	want := "\n  title: expected \"x\", got \"y\"\n  status: expected \"todo\", got \"done\""
+	want := "\n  $.title: expected \"x\", got \"y\"\n  $.status: expected \"todo\", got \"done\""
 	if d := Diff(a, b); d != want {
 		t.Errorf("Diff = %q, want %q", d, want)
 	}
+}
+
+// Create prepares a check: any 2xx with an id (string or number) will do,
+// and a todo that cannot be had blocks the check by rest.create.
+func TestCreateIsLenientAndBlocks(t *testing.T) {
+	var sent []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := make([]byte, 512)
+		n, _ := r.Body.Read(b)
+		sent = append(sent, string(b[:n]))
+		switch r.Header.Get("X-Case") {
+		case "numeric":
+			w.WriteHeader(http.StatusOK)
+			w.Write([]byte(`{"id":7,"title":"t"}`))
+		case "no-id":
+			w.WriteHeader(http.StatusCreated)
+			w.Write([]byte(`{"title":"t"}`))
+		default:
+			w.WriteHeader(http.StatusInternalServerError)
+			w.Write([]byte(`Internal Server Error`))
+		}
+	}))
+	defer srv.Close()
+	h := harness.New(harness.Options{Seed: 1, Service: fixedURL(srv.URL)})
+	ctx := context.Background()
+
+	do := func(c string) (Todo, error) {
+		_, got, err := createWithHeader(ctx, h, c)
+		return got, err
+	}
+	got, err := do("numeric")
+	if err != nil || got.ID != "7" {
+		t.Fatalf("a 200 with a numeric id is a todo: %+v, %v", got, err)
+	}
+	for c, words := range map[string]string{
+		"no-id": `POST /todos answered 201 Created without an "id": {"title":"t"}`,
+		"500":   "POST /todos answered 500 Internal Server Error",
+	} {
+		_, err := do(c)
+		var p *grader.Precondition
+		if !errors.As(err, &p) || p.By != harness.CreateCheck || !strings.Contains(p.Reason, words) {
+			t.Errorf("%s: expected blocked by %s saying %q, got %v", c, harness.CreateCheck, words, err)
+		}
+	}
+	if strings.Contains(sent[0], "status") {
+		t.Errorf("setup sent a status: %s", sent[0])
+	}
+}
+
+type fixedURL string
+
+func (u fixedURL) URL() string                 { return string(u) }
+func (fixedURL) Restart(context.Context) error { return nil }
+func (fixedURL) Logs(int) []string             { return nil }
+func (fixedURL) Exited() error                 { return nil }
+func (fixedURL) StartInstance(context.Context, map[string]string) (harness.Instance, error) {
+	return nil, nil
+}
+
+// createWithHeader is Create with a header telling the test server which
+// answer to give.
+func createWithHeader(ctx context.Context, h *harness.H, c string) (*harness.Response, Todo, error) {
+	return createVia[Todo](ctx, h, harness.Request{Method: http.MethodPost, Path: "/todos",
+		Header: http.Header{"X-Case": {c}}, JSON: map[string]string{"title": "t"}})
 }

@@ -157,8 +157,7 @@ func (p *Process) launchContainer(ctx context.Context, hostPort int, vars map[st
 	case err == nil:
 		p.cfg.logf("your service answers on $PORT (=%d in the container, %s on this machine) after %s", containerPort, addr, time.Since(started).Round(10*time.Millisecond))
 		return c, port, nil
-	case errors.Is(err, errGone):
-		c.waitOutput(time.Second)
+	case errors.Is(err, errGone): // done: its output is read too
 		c.stop(context.WithoutCancel(ctx))
 		return nil, 0, &ProjectError{Kind: "start",
 			Message: fmt.Sprintf("your service %s before it listened on $PORT (PORT=%d)", c.exitReason(), containerPort),
@@ -182,6 +181,7 @@ type containerRunner struct {
 	exited  chan struct{}
 	drained chan struct{}
 	reason  string
+	stopped bool // the grader had begun stopping it when it ended
 	logs    io.Closer
 
 	stopping atomic.Bool
@@ -217,6 +217,9 @@ func (c *containerRunner) follow(ring *lineRing, echo *echoer, prefix string) {
 		case err := <-w.Error:
 			c.reason = "is gone (" + firstLine(err.Error()) + ")"
 		}
+		c.stopped = c.stopping.Load()
+		// The end becomes visible only once its last words are in the ring.
+		c.waitOutput(drainGrace)
 		close(c.exited)
 	}()
 }
@@ -229,7 +232,7 @@ func (c *containerRunner) exitReason() string {
 	default:
 		return ""
 	}
-	if c.stopping.Load() {
+	if c.stopped {
 		return "was stopped by the grader"
 	}
 	return c.reason

@@ -64,8 +64,7 @@ func (p *Process) launchHost(ctx context.Context, hostPort int, vars map[string]
 	case err == nil:
 		p.cfg.logf("your service listens on $PORT (=%d) after %s", port, time.Since(started).Round(10*time.Millisecond))
 		return proc, port, nil
-	case errors.Is(err, errGone):
-		proc.waitOutput(time.Second)
+	case errors.Is(err, errGone): // done: its output is read too
 		hint := fmt.Sprintf("run `%s` yourself with PORT=%d and read the error in its output: the service must stay in the foreground and serve HTTP on $PORT", p.m.Run, port)
 		switch proc.state.ExitCode() {
 		case 127:

@@ -17,16 +17,25 @@ import (
 // stopGrace is how long a stopped service has between SIGTERM and SIGKILL.
 const stopGrace = 5 * time.Second
 
+// drainGrace is how long the output of a process that has ended may take to
+// be read to its end before the process is reported gone. The pipe is
+// normally at EOF at once (its whole group was killed); only a process that
+// escaped the group (setsid) still holds it then, and its output is cut.
+const drainGrace = 2 * time.Second
+
 // osProc is one command run by `sh -c` in its own process group, its output
 // read into a ring of lines.
 type osProc struct {
 	cmd     *exec.Cmd
 	pgid    int
 	pipe    *os.File
-	exited  chan struct{} // closed once the command was reaped
-	drained chan struct{} // closed once its output reached EOF
+	exited  chan struct{} // closed once the command was reaped and its output read to its end
+	drained chan struct{} // closed once its output reached EOF (or the pipe was closed)
 	state   *os.ProcessState
 	limits  Limits // set by the script, for exitReason
+	// stopped says the grader had begun stopping it when it was reaped
+	// (set before exited is closed).
+	stopped bool
 
 	stopping atomic.Bool
 	stopOnce sync.Once
@@ -67,14 +76,21 @@ func startArgs(dir string, argv []string, lim Limits, env []string, ring *lineRi
 	go func() {
 		_ = cmd.Wait()
 		p.state = cmd.ProcessState
+		// A stop that comes while the output is still being read does not
+		// turn a crash into "stopped by the grader".
+		p.stopped = p.stopping.Load()
 		// Whatever the service left behind in its group goes with it.
 		_ = syscall.Kill(-p.pgid, syscall.SIGKILL)
+		// Its last words (a panic, a stack trace) are still in the pipe:
+		// the exit becomes visible only once they are in the ring, so that
+		// whoever sees it (Exited, a crashed check) also sees why.
+		p.waitOutput(drainGrace)
 		close(p.exited)
 	}()
 	return p, nil
 }
 
-// done is closed once the process is gone.
+// done is closed once the process is gone and its output read.
 func (p *osProc) done() <-chan struct{} { return p.exited }
 
 // exitReason says how the process ended ("exited with code 2"), "" while it runs.
@@ -84,7 +100,7 @@ func (p *osProc) exitReason() string {
 	default:
 		return ""
 	}
-	if p.stopping.Load() {
+	if p.stopped {
 		return "was stopped by the grader"
 	}
 	return describeExitLimits(p.state, p.limits)
@@ -104,13 +120,12 @@ func (p *osProc) waitOutput(d time.Duration) {
 // exited and its output is read, or kills its group when ctx ends first.
 func (p *osProc) runToEnd(ctx context.Context) error {
 	select {
-	case <-p.done():
+	case <-p.done(): // its output is read too
+		return nil
 	case <-ctx.Done():
 		p.kill()
 		return ctx.Err()
 	}
-	p.waitOutput(2 * time.Second)
-	return nil
 }
 
 // kill ends the group at once and waits for the process to be reaped.
@@ -132,7 +147,6 @@ func (p *osProc) stop(ctx context.Context) error {
 		defer close(p.stopDone)
 		select {
 		case <-p.exited:
-			p.waitOutput(time.Second)
 			return
 		default:
 		}

@@ -176,13 +176,27 @@ func (p *Process) Restart(ctx context.Context) error {
 	if err != nil {
 		var pe *ProjectError
 		if errors.As(err, &pe) {
-			p.restartErr = fmt.Errorf("did not come back after a restart: %s", pe.Message)
+			// The cause is said once, by Exited (every later check and the
+			// run's problem show it); the caller gets a summary that
+			// unwraps to the cause.
+			p.restartErr = errors.New("did not come back after a restart: " + strings.TrimPrefix(pe.Message, "your service "))
+			return &RestartError{Cause: pe}
 		}
 		return err
 	}
 	p.main, p.restartErr = r, nil
 	return nil
 }
+
+// RestartError is Restart's error when the service did not listen again:
+// Error names what happened; why is Exited's to say (and Cause's).
+type RestartError struct {
+	Cause *ProjectError
+}
+
+func (e *RestartError) Error() string { return "it did not listen on $PORT again" }
+
+func (e *RestartError) Unwrap() error { return e.Cause }
 
 // StartInstance starts another instance on another free port, with the
 // run's variables plus env (the manifest's env mapping applied to the

@@ -503,3 +503,54 @@ func TestGoodServiceEnvRestartInstances(t *testing.T) {
 		t.Error("Restart after Stop succeeded")
 	}
 }
+
+// A service that does not come back after a restart: Exited says why, once;
+// Restart's own error only says what happened and unwraps to the cause.
+func TestRestartFailureSaysItsCauseOnce(t *testing.T) {
+	t.Parallel()
+	dir := project(t, map[string]string{
+		"grader.yaml": "run: python3 server.py\nstartupTimeout: 5s\n",
+		"server.py": "import os, socket, sys, time\n" +
+			"if os.path.exists('started'):\n" +
+			"    print('fatal: relation \"todos\" already exists', flush=True)\n" +
+			"    sys.exit(1)\n" +
+			"open('started', 'w').close()\n" +
+			"s = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n" +
+			"s.bind(('127.0.0.1', int(os.environ['PORT'])))\ns.listen()\ntime.sleep(60)\n",
+	})
+	m, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Start(context.Background(), Config{Manifest: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop(context.Background())
+	port := strings.TrimPrefix(p.URL(), "http://127.0.0.1:")
+
+	err = p.Restart(context.Background())
+	if err == nil {
+		t.Fatal("Restart succeeded; the second start should exit")
+	}
+	if got, want := err.Error(), "it did not listen on $PORT again"; got != want {
+		t.Errorf("Restart error = %q, want %q", got, want)
+	}
+	var pe *ProjectError
+	if !errors.As(err, &pe) || pe.Kind != "start" || !strings.Contains(pe.Log, `relation "todos" already exists`) {
+		t.Errorf("Restart error does not unwrap to the start problem with its log: %#v", pe)
+	}
+	want := "did not come back after a restart: exited with code 1 before it listened on $PORT (PORT=" + port + ")"
+	if got := fmt.Sprint(p.Exited()); got != want {
+		t.Errorf("Exited() = %q, want %q", got, want)
+	}
+	// How the runner and the check put the two together: the cause once.
+	combined := fmt.Sprintf("your service stopped during check c: %v (your service did not start again after a restart (x): %v)", p.Exited(), err)
+	if n := strings.Count(combined, "exited with code 1"); n != 1 {
+		t.Errorf("the cause appears %d times in %q", n, combined)
+	}
+	if err := p.Stop(context.Background()); err != nil {
+		t.Error(err)
+	}
+	assertNothingLeft(t, dir)
+}

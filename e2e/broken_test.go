@@ -78,7 +78,7 @@ func warmBuild(t *testing.T, dir string) {
 func TestInterrupt(t *testing.T) {
 	for _, tc := range []struct{ name, fixture, stage, waitFor string }{
 		// while waiting for a service that never listens
-		{"during start", "broken/never-listens", "http", "[grader]"},
+		{"during start", "broken/never-listens", "http", "waiting up to"},
 		// while checks run (rest has checks that wait over a second)
 		{"during checks", "tasks-api", "rest", "rest."},
 	} {

@@ -62,8 +62,28 @@ type result struct {
 	report         *grader.Report
 }
 
+// runGrader runs the grader with args and fails the test when it cannot
+// run, does not finish within timeout, or prints a JSON report that does
+// not parse. Call it from the test's goroutine only (see execGrader).
 func runGrader(t *testing.T, timeout time.Duration, args ...string) result {
 	t.Helper()
+	r, err := execGrader(timeout, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.HasPrefix(bytes.TrimSpace([]byte(r.stdout)), []byte("{")) {
+		var rep grader.Report
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatalf("stdout is not a JSON report: %v\n%s", err, tail(r.stdout, 20))
+		}
+		r.report = &rep
+	}
+	return r
+}
+
+// execGrader runs the grader with args; an error says it could not run or
+// did not finish within timeout. Safe on any goroutine.
+func execGrader(timeout time.Duration, args ...string) (result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, graderBin, args...)
@@ -72,21 +92,17 @@ func runGrader(t *testing.T, timeout time.Duration, args ...string) result {
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
 	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String(), dur: time.Since(start), code: cmd.ProcessState.ExitCode()}
+	r := result{stdout: out.String(), stderr: errb.String(), dur: time.Since(start), code: -1}
+	if cmd.ProcessState != nil {
+		r.code = cmd.ProcessState.ExitCode()
+	}
 	if ctx.Err() != nil {
-		t.Fatalf("grader %s did not finish within %s\nstderr:\n%s", strings.Join(args, " "), timeout, tail(r.stderr, 40))
+		return r, fmt.Errorf("grader %s did not finish within %s\nstderr:\n%s", strings.Join(args, " "), timeout, tail(r.stderr, 40))
 	}
 	if err != nil && r.code < 0 {
-		t.Fatalf("running grader: %v", err)
+		return r, fmt.Errorf("running grader: %v", err)
 	}
-	if bytes.HasPrefix(bytes.TrimSpace(out.Bytes()), []byte("{")) {
-		var rep grader.Report
-		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
-			t.Fatalf("stdout is not a JSON report: %v\n%s", err, tail(r.stdout, 20))
-		}
-		r.report = &rep
-	}
-	return r
+	return r, nil
 }
 
 func tail(s string, n int) string {
@@ -175,16 +191,8 @@ func leftovers(dir string) []string {
 // listing any that remain.
 func assertNothingLeft(t *testing.T, dir string) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		left := leftovers(dir)
-		if len(left) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("processes left running after the grader exited:\n%s", strings.Join(left, "\n"))
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := waitNothingLeft(dir); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -230,11 +238,11 @@ func processGroupGone(pgid int) bool {
 	return syscall.Kill(-pgid, 0) == syscall.ESRCH
 }
 
-// interrupted runs the grader with args, sends SIGINT once waitFor appears
-// on its stderr, and returns the exit code, how long it took to exit after
-// the signal, and everything it printed on stderr. It fails the test if
-// waitFor never appears within wait, or the grader is still running 30 s
-// after the signal.
+// interrupted runs the grader with args, sends SIGINT as soon as a line
+// containing waitFor appears on its stderr, and returns the exit code, how
+// long it took to exit after the signal, and everything it printed on
+// stderr. It fails the test if waitFor never appears within wait, or the
+// grader is still running 30 s after the signal.
 func interrupted(t *testing.T, wait time.Duration, waitFor string, args ...string) (int, time.Duration, string) {
 	t.Helper()
 	cmd := exec.Command(graderBin, args...)
@@ -247,36 +255,52 @@ func interrupted(t *testing.T, wait time.Duration, waitFor string, args ...strin
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	exited := make(chan struct{})
 	seen := make(chan struct{})
-	drained := make(chan string)
+	drained := make(chan string, 1)
 	go func() {
-		var all strings.Builder
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			all.WriteString(sc.Text() + "\n")
-			if seen != nil && strings.Contains(sc.Text(), waitFor) {
-				close(seen)
-				seen = nil
-			}
-		}
-		drained <- all.String()
+		drained <- scanFor(stderr, waitFor, seen)
+		// Wait only once stderr is read to its end (os/exec's rule).
+		_ = cmd.Wait()
+		close(exited)
 	}()
 	select {
 	case <-seen:
+	case <-exited:
+		t.Fatalf("the grader exited (code %d) before %q appeared on stderr:\n%s", cmd.ProcessState.ExitCode(), waitFor, tail(<-drained, 20))
 	case <-time.After(wait):
 		_ = cmd.Process.Kill()
+		<-exited
 		t.Fatalf("never saw %q on stderr within %s:\n%s", waitFor, wait, tail(<-drained, 20))
 	}
-	time.Sleep(500 * time.Millisecond)
 	sent := time.Now()
 	_ = cmd.Process.Signal(syscall.SIGINT)
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
 	select {
 	case <-exited:
 	case <-time.After(30 * time.Second):
 		_ = cmd.Process.Kill()
+		<-exited
 		t.Fatalf("the grader was still running 30 s after SIGINT:\n%s", tail(<-drained, 20))
 	}
 	return cmd.ProcessState.ExitCode(), time.Since(sent), <-drained
+}
+
+// scanFor reads r to its end and returns all of it, closing seen when the
+// first line containing want has been read (never more than once). Lines
+// of any length are read, so the writer never blocks on a full pipe.
+func scanFor(r io.Reader, want string, seen chan<- struct{}) string {
+	var all strings.Builder
+	found := false
+	br := bufio.NewReader(r)
+	for {
+		line, err := br.ReadString('\n')
+		all.WriteString(line)
+		if !found && strings.Contains(line, want) {
+			found = true
+			close(seen)
+		}
+		if err != nil {
+			return all.String()
+		}
+	}
 }

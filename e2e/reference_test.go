@@ -2,9 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -14,25 +13,6 @@ import (
 
 	"github.com/backend-grader/grader/internal/grader"
 )
-
-type defect struct {
-	Stage   string   `json:"stage"`
-	Fails   []string `json:"fails"`
-	Blocked []string `json:"blocked"` // blocked by one of Fails
-}
-
-func loadDefects(t *testing.T) map[string]defect {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot, "fixtures", "tasks-api", "defects.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d map[string]defect
-	if err := json.Unmarshal(b, &d); err != nil {
-		t.Fatalf("defects.json: %v", err)
-	}
-	return d
-}
 
 type stagesDoc struct {
 	Track  string `json:"track"`
@@ -101,12 +81,20 @@ func TestEveryCheckCanFail(t *testing.T) {
 		}
 	}
 	for name, d := range defects {
-		for _, id := range d.Fails {
+		if d.Stage == "" {
+			t.Errorf("defect %s names no stage", name)
+		}
+		for _, id := range append(append([]string{}, d.Fails...), d.Blocked...) {
 			if !ids[id] {
 				t.Errorf("defect %s lists unknown check %s", name, id)
 			}
 			if !strings.HasPrefix(id, d.Stage+".") {
 				t.Errorf("defect %s (stage %s) lists %s from another stage", name, d.Stage, id)
+			}
+		}
+		for _, id := range d.Blocked {
+			if slices.Contains(d.Fails, id) {
+				t.Errorf("defect %s lists %s as failing and blocked", name, id)
 			}
 		}
 	}
@@ -166,52 +154,10 @@ func reportSummary(r result) string {
 }
 
 // TestDefectsFailExactlyTheirChecks: for every defect, `--stage <stage>
-// --only` fails exactly the listed checks and passes all others.
+// --only` in the mode the defect needs fails exactly the listed checks,
+// blocks exactly the listed ones and passes all others.
 func TestDefectsFailExactlyTheirChecks(t *testing.T) {
-	doc := loadStages(t)
-	defects := loadDefects(t)
-	names := make([]string, 0, len(defects))
-	for n := range defects {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-
-	// A small pool of fixture copies: parallel runs never share a build dir.
-	const workers = 2
-	pool := make(chan string, workers)
-	for i := 0; i < workers; i++ {
-		pool <- copyFixture(t, "tasks-api")
-	}
-	for _, name := range names {
-		d := defects[name]
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			if stageNeedsServices(doc, d.Stage) {
-				needLocalServices(t)
-			}
-			dir := <-pool
-			defer func() { pool <- dir }()
-			r := runGrader(t, 4*time.Minute, "check", dir, "--stage", d.Stage, "--only",
-				"--services", "external", "--env", "TASKS_API_DEFECTS="+name, "--format", "json", "--seed", "1")
-			if r.report == nil {
-				t.Fatalf("exit %d, no report\nstderr:\n%s", r.code, tail(r.stderr, 30))
-			}
-			want := append(append([]string(nil), d.Fails...), d.Blocked...)
-			sort.Strings(want)
-			if d := cmp.Diff(want, notPassing(r.report)); d != "" {
-				t.Errorf("checks not passing (-listed in defects.json +actual):\n%s\n%s", d, explainFailures(r.report))
-			}
-			st := statuses(r.report)
-			for _, id := range d.Blocked {
-				if st[id] != grader.StatusBlocked {
-					t.Errorf("%s: status %s, listed as blocked", id, st[id])
-				}
-			}
-			if r.code != 1 {
-				t.Errorf("exit code %d, want 1", r.code)
-			}
-		})
-	}
+	runCases(t, loadDefects(t), "TASKS_API_DEFECTS", 2)
 }
 
 var (

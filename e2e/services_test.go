@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os/exec"
 	"strings"
 	"sync"
@@ -87,18 +88,24 @@ func TestExternalModeConcurrentRuns(t *testing.T) {
 	needLocalServices(t)
 	var wg sync.WaitGroup
 	results := make([]result, 2)
+	errs := make([]error, 2)
 	dirs := []string{copyFixture(t, "tasks-api"), copyFixture(t, "tasks-api")}
 	for i := range results {
 		wg.Add(1)
-		go func() {
+		go func() { // execGrader, not runGrader: no t.Fatal off the test's goroutine
 			defer wg.Done()
-			results[i] = runGrader(t, 5*time.Minute, "check", dirs[i], "--stage", "auth", "--services", "external", "--format", "json")
+			results[i], errs[i] = execGrader(5*time.Minute, "check", dirs[i], "--stage", "auth", "--services", "external", "--format", "json")
 		}()
 	}
 	wg.Wait()
 	for i, r := range results {
-		if r.code != 0 || r.report == nil || !r.report.Passed {
-			t.Errorf("run %d: exit %d\n%s\nstderr:\n%s", i, r.code, reportSummary(r), tail(r.stderr, 30))
+		if errs[i] != nil {
+			t.Errorf("run %d: %v", i, errs[i])
+			continue
+		}
+		var rep statusReport
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 0 || !rep.Passed {
+			t.Errorf("run %d: exit %d (report: %v)\n%s\nstderr:\n%s", i, r.code, err, rep.explain(), tail(r.stderr, 30))
 		}
 	}
 }

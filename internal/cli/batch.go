@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/backend-grader/grader/internal/grading"
+	"github.com/backend-grader/grader/internal/report"
 )
 
 func newCmdBatch(ios *IOStreams, sys grading.System) *cobra.Command {
@@ -14,7 +15,7 @@ func newCmdBatch(ios *IOStreams, sys grading.System) *cobra.Command {
 		svc   serviceFlags
 		quiet bool
 	)
-	o := grading.BatchPlan{ListInput: ios.In, Version: version(), Progress: ios.ErrOut}
+	o := grading.BatchPlan{ListInput: ios.In, Version: version()}
 	cmd := &cobra.Command{
 		Use:   "batch DIR... --stage STAGE",
 		Short: "Grade many submissions at once (each subdirectory of DIR is one)",
@@ -52,7 +53,11 @@ graded (re-run to retry those), 130 interrupted.`,
 			if o.Services, err = svc.options(sys.Services.Names()); err != nil {
 				return err
 			}
-			o.Log = ios.ErrOut
+			// Progress and log lines carry submissions' names, messages and
+			// manifests: escaped for the terminal (and a CI log).
+			safe := report.NewSafeWriter(ios.ErrOut)
+			defer safe.Flush()
+			o.Progress, o.Log = safe, safe
 			if quiet {
 				o.Log = nil
 			}

@@ -326,8 +326,10 @@ func submissionNeeds(l Launcher, f Selection, dir string) []grader.Service {
 }
 
 // progressLine is "[3/6] alice  41/50  not passed  (12.3s)".
+// The name and the messages come from the submission: each is escaped
+// (the writer escapes the whole line again, harmlessly).
 func progressLine(n, total, width int, it *batchItem) string {
-	head := fmt.Sprintf("[%d/%d] %-*s", n, total, width, it.name)
+	head := fmt.Sprintf("[%d/%d] %-*s", n, total, width, report.TerminalLine(it.name))
 	secs := fmt.Sprintf("(%.1fs)", it.dur.Seconds())
 	if it.rep == nil {
 		return fmt.Sprintf("%s  not graded: %s  %s", head, oneLineCut(errText(it.err), 160), secs)
@@ -350,9 +352,10 @@ func errText(err error) string {
 	return err.Error()
 }
 
-// oneLineCut folds s onto one line of at most n runes.
+// oneLineCut folds s onto one line of at most n runes, escaped for a
+// terminal.
 func oneLineCut(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
+	s = strings.Join(strings.Fields(report.TerminalLine(s)), " ")
 	if r := []rune(s); len(r) > n {
 		return string(r[:n-1]) + "…"
 	}

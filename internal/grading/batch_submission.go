@@ -29,7 +29,11 @@ func gradeOne(ctx context.Context, o BatchPlan, it *batchItem, env batchEnv) {
 		return
 	}
 	defer logFile.Close()
-	logw := &lockedWriter{w: logFile}
+	// grader.log holds what the service printed: escaped, so that reading
+	// it on a terminal is safe.
+	safeLog := report.NewSafeWriter(logFile)
+	defer safeLog.Flush()
+	logw := &lockedWriter{w: safeLog}
 	logf := Logger(logw)
 
 	sctx, cancel := context.WithTimeout(ctx, o.Timeout)

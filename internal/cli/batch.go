@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/backend-grader/grader/internal/grading"
+	"github.com/backend-grader/grader/internal/report"
 )
 
 func newCmdBatch(ios *IOStreams, sys grading.System) *cobra.Command {
@@ -13,8 +15,9 @@ func newCmdBatch(ios *IOStreams, sys grading.System) *cobra.Command {
 		run   runFlags
 		svc   serviceFlags
 		quiet bool
+		shard string
 	)
-	o := grading.BatchPlan{ListInput: ios.In, Version: version(), Progress: ios.ErrOut}
+	o := grading.BatchPlan{ListInput: ios.In, Version: version()}
 	cmd := &cobra.Command{
 		Use:   "batch DIR... --stage STAGE",
 		Short: "Grade many submissions at once (each subdirectory of DIR is one)",
@@ -35,24 +38,44 @@ Written to --out (default ./grader-out):
   grades.csv                               one row per submission: scores per stage and skill
   summary.md                               class statistics: scores, most failed checks, stages
 
-Running the same command again grades only the submissions without a
-report.json (new ones, and those that could not be graded); --force grades
-all of them again.
+Each report.json is signed (HMAC-SHA256, with the key in $GRADER_BATCH_KEY
+or else in the user's config directory, grader/batch.key). Running the same
+command again grades only the submissions without a report.json the grader
+can verify (new ones, those that could not be graded, and reports changed
+since); --force grades all of them again.
+
+--shard I/N grades one of N slices of the submissions (sorted by name,
+dealt round-robin) into its own --out; 'grader merge' combines the slices.
 
 Exit codes: 0 every submission was graded (whatever the grades), 2 usage
 error, 3 the grader's environment failed or some submission could not be
 graded (re-run to retry those), 130 interrupted.`,
 		Example: `  grader batch ./submissions --stage caching
   grader batch ./class-a ./class-b --stage rest --parallel 3 --out grades-rest
-  grader batch --list repos.txt --stage auth --timeout 10m --format junit`,
+  grader batch --list repos.txt --stage auth --timeout 10m --format junit
+  grader batch ./submissions --stage rest --seed 7 --shard 2/3 --out out-2`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Dirs = args
+			if shard != "" {
+				var err error
+				if o.Shard, err = grading.ParseShard(shard); err != nil {
+					return err
+				}
+			}
+			key, err := batchKey()
+			if err != nil {
+				return err
+			}
+			o.Key = key
 			o.Selection = run.selection(cmd)
-			var err error
 			if o.Services, err = svc.options(sys.Services.Names()); err != nil {
 				return err
 			}
-			o.Log = ios.ErrOut
+			// Progress and log lines carry submissions' names, messages and
+			// manifests: escaped for the terminal (and a CI log).
+			safe := report.NewSafeWriter(ios.ErrOut)
+			defer safe.Flush()
+			o.Progress, o.Log = safe, safe
 			if quiet {
 				o.Log = nil
 			}
@@ -71,5 +94,15 @@ graded (re-run to retry those), 130 interrupted.`,
 	fl.StringVar(&o.List, "list", "", "file listing submission directories, one a line (# comments; relative to the file; - for stdin)")
 	fl.StringArrayVar(&o.Formats, "format", nil, "also write this report format per submission: junit, markdown, classroom or gradescope (repeatable)")
 	fl.BoolVarP(&quiet, "quiet", "q", false, "only the line per finished submission on stderr")
+	fl.StringVar(&shard, "shard", "", "grade only slice I of N (I/N, 1 <= I <= N): the submissions sorted by name, dealt round-robin; combine the outputs with 'grader merge'")
 	return cmd
+}
+
+// batchKey loads the key that signs batch reports, and takes
+// $GRADER_BATCH_KEY out of the environment so that no submission's process
+// inherits it.
+func batchKey() (grading.BatchKey, error) {
+	key, err := grading.LoadBatchKey()
+	_ = os.Unsetenv(grading.BatchKeyEnv)
+	return key, err
 }

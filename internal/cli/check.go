@@ -167,12 +167,16 @@ func runCheck(ctx context.Context, o *checkOptions, sel grading.Selection) error
 	}
 	ios := o.ios
 	req := grading.CheckRequest{Dir: o.dir, Selection: sel, Services: sopts, Version: version()}
+	// The log names what grader.yaml says, and the echo is what the
+	// service prints: both are escaped for the terminal (and a CI log).
+	safe := report.NewSafeWriter(ios.ErrOut)
+	defer safe.Flush()
 	if !o.out.quiet {
-		req.Log = ios.ErrOut
+		req.Log = safe
 		req.OnStart, req.OnResult = report.Progress(ios.ErrOut, ios.ColorErr())
 	}
 	if o.out.verbose {
-		req.Echo = ios.ErrOut
+		req.Echo = safe
 	}
 	rep, err := grading.Check(ctx, req, o.sys)
 	if rep != nil {

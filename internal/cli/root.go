@@ -149,6 +149,7 @@ the cache and the broker) and prints a scored report per roadmap skill.
 	root.AddCommand(
 		newCmdCheck(ios, sys),
 		newCmdBatch(ios, sys),
+		newCmdMerge(ios),
 		newCmdInit(ios, sys),
 		newCmdStages(ios),
 		newCmdExplain(ios),

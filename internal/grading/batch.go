@@ -32,6 +32,11 @@ type BatchPlan struct {
 	Timeout   time.Duration // wall-clock limit per submission
 	Formats   []string      // extra report formats per submission
 	Version   string
+	// Key signs the reports and verifies earlier ones (zero: LoadBatchKey).
+	Key BatchKey
+	// Shard, when set, is the slice of the sorted submissions this run
+	// grades (see ShardOf).
+	Shard Shard
 	// Log receives the [grader] lines (nil: none); Progress the line per
 	// finished submission.
 	Log      io.Writer
@@ -49,6 +54,7 @@ type batchItem struct {
 	outDir string
 
 	skipped bool           // an earlier report.json was kept
+	regrade string         // why an earlier report.json was not kept
 	rep     *grader.Report // the report (nil when not graded)
 	err     error          // why it could not be graded
 	dur     time.Duration
@@ -101,13 +107,23 @@ func Batch(ctx context.Context, o BatchPlan, sys System) error {
 	if err != nil {
 		return err
 	}
+	total := len(items)
+	items = ShardOf(items, o.Shard) // items are sorted by name
 	if err := os.MkdirAll(outAbs, 0o755); err != nil {
 		return Usagef("cannot create the output directory %s: %v", outAbs, err)
 	}
 	for _, it := range items {
 		it.outDir = filepath.Join(outAbs, it.name)
 	}
-	if err := keepEarlierReports(items, o.Selection.Stage, o.Force); err != nil {
+	if len(o.Key.key) == 0 {
+		if o.Key, err = LoadBatchKey(); err != nil {
+			return err
+		}
+	}
+	if err := o.Key.checkOutShard(outAbs, o.Shard, o.Force); err != nil {
+		return err
+	}
+	if err := keepEarlierReports(items, o.Selection.Stage, o.Force, o.Key); err != nil {
 		return err
 	}
 
@@ -118,6 +134,9 @@ func Batch(ctx context.Context, o BatchPlan, sys System) error {
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
+	if o.Shard.IsSet() {
+		logf("shard %s: %d of the %d submissions (sorted by name, dealt round-robin)", o.Shard, len(items), total)
+	}
 	var todo []*batchItem
 	var kept []string
 	for _, it := range items {
@@ -125,6 +144,11 @@ func Batch(ctx context.Context, o BatchPlan, sys System) error {
 			kept = append(kept, it.name)
 		} else {
 			todo = append(todo, it)
+		}
+	}
+	for _, it := range todo {
+		if it.regrade != "" {
+			logf("grading %s again: %s", it.name, it.regrade)
 		}
 	}
 	if len(kept) > 0 {
@@ -142,6 +166,13 @@ func Batch(ctx context.Context, o BatchPlan, sys System) error {
 		book.Rows = append(book.Rows, it.row())
 	}
 	if err := report.WriteGradebook(outAbs, book); err != nil {
+		return &EnvError{Message: err.Error(), Fix: "choose a writable --out directory with free space"}
+	}
+	names := make([]string, len(items))
+	for i, it := range items {
+		names[i] = it.name
+	}
+	if err := o.Key.writeManifest(outAbs, newManifest(o.Selection, o.Shard, total, names)); err != nil {
 		return &EnvError{Message: err.Error(), Fix: "choose a writable --out directory with free space"}
 	}
 	t := book.Tally()
@@ -326,8 +357,10 @@ func submissionNeeds(l Launcher, f Selection, dir string) []grader.Service {
 }
 
 // progressLine is "[3/6] alice  41/50  not passed  (12.3s)".
+// The name and the messages come from the submission: each is escaped
+// (the writer escapes the whole line again, harmlessly).
 func progressLine(n, total, width int, it *batchItem) string {
-	head := fmt.Sprintf("[%d/%d] %-*s", n, total, width, it.name)
+	head := fmt.Sprintf("[%d/%d] %-*s", n, total, width, report.TerminalLine(it.name))
 	secs := fmt.Sprintf("(%.1fs)", it.dur.Seconds())
 	if it.rep == nil {
 		return fmt.Sprintf("%s  not graded: %s  %s", head, oneLineCut(errText(it.err), 160), secs)
@@ -340,6 +373,9 @@ func progressLine(n, total, width int, it *batchItem) string {
 	if p := it.rep.Problem; p != nil {
 		line += "  " + p.Kind + ": " + oneLineCut(p.Message, 120)
 	}
+	if it.regrade != "" {
+		line += "  (graded again: " + it.regrade + ")"
+	}
 	return line
 }
 
@@ -350,9 +386,10 @@ func errText(err error) string {
 	return err.Error()
 }
 
-// oneLineCut folds s onto one line of at most n runes.
+// oneLineCut folds s onto one line of at most n runes, escaped for a
+// terminal.
 func oneLineCut(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
+	s = strings.Join(strings.Fields(report.TerminalLine(s)), " ")
 	if r := []rune(s); len(r) > n {
 		return string(r[:n-1]) + "…"
 	}

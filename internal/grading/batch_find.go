@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -176,15 +177,20 @@ func looksLikeProject(dir string) bool {
 }
 
 // keepEarlierReports marks the submissions whose report.json exists as
-// skipped (unless force). A report of another stage is a usage error: its
-// grades would not compare.
-func keepEarlierReports(items []*batchItem, stage string, force bool) error {
+// skipped (unless force), when its signature shows that the grader wrote it
+// with key; one it cannot verify is graded again, and it.regrade says why.
+// A report of another stage is a usage error: its grades would not compare.
+func keepEarlierReports(items []*batchItem, stage string, force bool, key BatchKey) error {
 	if force {
 		return nil
 	}
 	var other []string
 	for _, it := range items {
-		data, err := os.ReadFile(filepath.Join(it.outDir, "report.json"))
+		data, err := key.readVerified(filepath.Join(it.outDir, "report.json"))
+		if errors.Is(err, errUnsigned) {
+			it.regrade = "its earlier " + err.Error()
+			continue
+		}
 		if err != nil {
 			continue
 		}

@@ -59,28 +59,50 @@ func TestKeepEarlierReports(t *testing.T) {
 			if err := report.WriteSubmissionFiles(it.outDir, rep, nil); err != nil {
 				t.Fatal(err)
 			}
+			if err := testKey.sign(filepath.Join(it.outDir, "report.json")); err != nil {
+				t.Fatal(err)
+			}
 		}
 		return it
 	}
 	a, b := mk("a", "rest"), mk("b", "")
-	if err := keepEarlierReports([]*batchItem{a, b}, "rest", false); err != nil {
+	if err := keepEarlierReports([]*batchItem{a, b}, "rest", false, testKey); err != nil {
 		t.Fatal(err)
 	}
 	if !a.skipped || a.rep == nil || b.skipped {
 		t.Errorf("a skipped=%v, b skipped=%v; want only a (it has a report.json)", a.skipped, b.skipped)
 	}
 	a.skipped = false
-	if err := keepEarlierReports([]*batchItem{a}, "rest", true); err != nil || a.skipped {
+	if err := keepEarlierReports([]*batchItem{a}, "rest", true, testKey); err != nil || a.skipped {
 		t.Errorf("--force: skipped=%v err=%v, want graded again", a.skipped, err)
 	}
 	c := mk("c", "http")
-	err := keepEarlierReports([]*batchItem{c}, "rest", false)
+	err := keepEarlierReports([]*batchItem{c}, "rest", false, testKey)
 	if err == nil || !strings.Contains(err.Error(), "c (stage http)") {
 		t.Errorf("a report of another stage: err = %v, want a usage error naming it", err)
 	}
 	for _, f := range []string{"report.json", "report.txt"} {
 		if _, err := os.Stat(filepath.Join(out, "a", f)); err != nil {
 			t.Errorf("%s not written: %v", f, err)
+		}
+	}
+
+	// A report changed after the grader wrote it, one with no signature, and
+	// one signed with another key are graded again, and say why.
+	a.skipped, a.rep = false, nil
+	path := filepath.Join(a.outDir, "report.json")
+	data, _ := os.ReadFile(path)
+	os.WriteFile(path, []byte(strings.Replace(string(data), `"score": 0`, `"score": 99`, 1)), 0o644)
+	other := BatchKey{key: []byte("another key of 16+ bytes")}
+	d := mk("d", "rest")
+	os.Remove(filepath.Join(d.outDir, "report.json.sig"))
+	e := mk("e", "rest")
+	if err := keepEarlierReports([]*batchItem{a, d, e, c}, "rest", false, other); err != nil {
+		t.Fatalf("unverifiable reports of another stage must not refuse the run: %v", err)
+	}
+	for _, it := range []*batchItem{a, d, e, c} {
+		if it.skipped || !strings.Contains(it.regrade, "not signed by this grader's key") {
+			t.Errorf("%s: skipped=%v regrade=%q, want graded again with the reason", it.name, it.skipped, it.regrade)
 		}
 	}
 }

@@ -29,7 +29,11 @@ func gradeOne(ctx context.Context, o BatchPlan, it *batchItem, env batchEnv) {
 		return
 	}
 	defer logFile.Close()
-	logw := &lockedWriter{w: logFile}
+	// grader.log holds what the service printed: escaped, so that reading
+	// it on a terminal is safe.
+	safeLog := report.NewSafeWriter(logFile)
+	defer safeLog.Flush()
+	logw := &lockedWriter{w: safeLog}
 	logf := Logger(logw)
 
 	sctx, cancel := context.WithTimeout(ctx, o.Timeout)
@@ -76,8 +80,15 @@ func gradeOne(ctx context.Context, o BatchPlan, it *batchItem, env batchEnv) {
 		}
 	}
 	rep.Submission.Path = it.src
+	// The submission's processes are gone (Grade stopped them): only the
+	// grader writes the reports, and signs report.json so that a re-run or
+	// a merge can tell it from one written by anyone else.
 	if err := report.WriteSubmissionFiles(it.outDir, rep, o.Formats); err != nil {
 		it.err = &EnvError{Message: err.Error(), Fix: "choose a writable --out directory with free space"}
+		return
+	}
+	if err := o.Key.sign(filepath.Join(it.outDir, "report.json")); err != nil {
+		it.err = &EnvError{Message: fmt.Sprintf("cannot sign the report: %v", err), Fix: "choose a writable --out directory with free space"}
 		return
 	}
 	it.rep = rep
@@ -170,6 +181,7 @@ func writeNotGraded(it *batchItem) {
 	}
 	_ = os.WriteFile(filepath.Join(it.outDir, "error.txt"), []byte(msg+"\n"), 0o644)
 	_ = os.Remove(filepath.Join(it.outDir, "report.json"))
+	_ = os.Remove(filepath.Join(it.outDir, "report.json"+sigSuffix))
 }
 
 // lockedWriter serialises writes from the grader's log and the service's

@@ -120,9 +120,12 @@ func runeStart(s string, n int) int {
 // clean makes learner-controlled text safe to print: CRLF becomes LF, and
 // other control characters (terminal escapes, a lone CR, NUL) are shown as
 // \xNN instead of acting on the reader's terminal. Invalid UTF-8 becomes U+FFFD.
+//
+// It also neutralises GitHub workflow commands (see escape.go): a CI log is
+// a terminal the runner reads for commands.
 func clean(s string) string {
 	if !needsClean(s) {
-		return s
+		return ghCommands(s)
 	}
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	var b strings.Builder
@@ -138,7 +141,7 @@ func clean(s string) string {
 			b.WriteRune(r)
 		}
 	}
-	return b.String()
+	return ghCommands(b.String())
 }
 
 func needsClean(s string) bool {

@@ -55,7 +55,7 @@ func renderGitHub(r *grader.Report, o Options) ([]byte, error) {
 		if i == maxAnnotations {
 			break
 		}
-		fmt.Fprintf(&b, "::error title=%s::%s\n", escapeProperty(a.title), escapeData(clean(a.msg)))
+		fmt.Fprintf(&b, "::error title=%s::%s\n", GitHubProperty(a.title), GitHubData(a.msg))
 	}
 	var more []string
 	if n := len(errs) - maxAnnotations; n > 0 {
@@ -67,14 +67,14 @@ func renderGitHub(r *grader.Report, o Options) ([]byte, error) {
 	}
 	if len(more) > 0 {
 		msg := strings.Join(more, "; ") + "; the job summary and the text report list them all"
-		fmt.Fprintf(&b, "::notice title=%s::%s\n", escapeProperty("grader"), escapeData(msg))
+		fmt.Fprintf(&b, "::notice title=%s::%s\n", GitHubProperty("grader"), GitHubData(msg))
 	}
 	// Plain lines: one line each, whatever a path holds, so nothing in
 	// them can start a workflow command.
 	if !o.AnnotationsOnly {
-		b.WriteString(oneLine(resultLine(r)) + "\n")
+		b.WriteString(GitHubLine(resultLine(r)) + "\n")
 		if h := rerunHint(r); h != "" {
-			b.WriteString(oneLine(h) + "\n")
+			b.WriteString(GitHubLine(h) + "\n")
 		}
 	}
 

@@ -123,12 +123,12 @@ func (g Gradebook) WriteCSV(w io.Writer) error {
 	}
 	for _, r := range rows {
 		rec := make([]string, 0, len(head))
-		rec = append(rec, csvText(r.Name))
+		rec = append(rec, CSVCell(r.Name))
 		if r.Report == nil {
 			for range len(head) - 2 {
 				rec = append(rec, "")
 			}
-			rec = append(rec, csvText(oneLineCut(r.Err, 500)))
+			rec = append(rec, CSVCell(oneLineCut(r.Err, 500)))
 			if err := cw.Write(rec); err != nil {
 				return err
 			}
@@ -150,7 +150,7 @@ func (g Gradebook) WriteCSV(w io.Writer) error {
 		if rep.Problem != nil {
 			problem = rep.Problem.Kind + ": " + oneLineCut(rep.Problem.Message, 300)
 		}
-		rec = append(rec, csvText(problem), "")
+		rec = append(rec, CSVCell(problem), "")
 		if err := cw.Write(rec); err != nil {
 			return err
 		}
@@ -170,7 +170,8 @@ func scoreCells(ids []string, scores map[string]int) []string {
 	return cells
 }
 
-// csvText keeps a spreadsheet from reading a text cell as a formula.
+// csvText keeps a spreadsheet from reading a text cell as a formula
+// (CSVCell is the whole escaping of a cell).
 func csvText(s string) string {
 	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
 		return "'" + s

@@ -196,9 +196,9 @@ func summaryFailures(b *strings.Builder, reps []*grader.Report) {
 				parts = append(parts, fmt.Sprintf("and %d other", len(ms)-3))
 				break
 			}
-			parts = append(parts, fmt.Sprintf("%s (%d)", bookCell(m.msg), m.n))
+			parts = append(parts, fmt.Sprintf("%s (%d)", MarkdownText(m.msg), m.n))
 		}
-		fmt.Fprintf(b, "| `%s` %s | %d of %d | %s |\n", st.id, bookCell(st.title), st.count, len(reps), strings.Join(parts, "<br>"))
+		fmt.Fprintf(b, "| `%s` %s | %d of %d | %s |\n", st.id, MarkdownText(st.title), st.count, len(reps), strings.Join(parts, "<br>"))
 	}
 }
 
@@ -230,9 +230,9 @@ func summaryProblems(b *strings.Builder, rows []GradebookRow) {
 	for _, r := range rows {
 		switch {
 		case r.Report == nil:
-			lines = append(lines, fmt.Sprintf("- **%s**: not graded: %s", bookText(r.Name), bookText(oneLineCut(r.Err, 300))))
+			lines = append(lines, fmt.Sprintf("- **%s**: not graded: %s", MarkdownText(r.Name), MarkdownText(oneLineCut(r.Err, 300))))
 		case r.Report.Problem != nil:
-			lines = append(lines, fmt.Sprintf("- **%s**: %s: %s", bookText(r.Name), r.Report.Problem.Kind, bookText(oneLineCut(r.Report.Problem.Message, 300))))
+			lines = append(lines, fmt.Sprintf("- **%s**: %s: %s", MarkdownText(r.Name), r.Report.Problem.Kind, MarkdownText(oneLineCut(r.Report.Problem.Message, 300))))
 		}
 	}
 	if len(lines) == 0 {
@@ -241,15 +241,4 @@ func summaryProblems(b *strings.Builder, rows []GradebookRow) {
 	b.WriteString("\n## Submissions that did not run normally\n\n")
 	b.WriteString(strings.Join(lines, "\n"))
 	b.WriteString("\n")
-}
-
-// bookCell makes s safe inside a markdown table cell.
-func bookCell(s string) string {
-	return strings.ReplaceAll(bookText(s), "|", `\|`)
-}
-
-// bookText folds s onto one line and escapes what would start markup.
-func bookText(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	return strings.NewReplacer("<", "&lt;", ">", "&gt;", "`", "'").Replace(s)
 }

@@ -15,7 +15,8 @@ func renderJSON(r *grader.Report, _ Options) ([]byte, error) {
 }
 
 // marshalJSON indents by two spaces, leaves <, > and & readable (curl lines
-// and HTML bodies appear in evidence) and ends with a newline.
+// and HTML bodies appear in evidence) and ends with a newline. Control
+// characters are escaped by encoding/json (\u001b).
 func marshalJSON(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -24,7 +25,10 @@ func marshalJSON(v any) ([]byte, error) {
 	if err := enc.Encode(v); err != nil {
 		return nil, fmt.Errorf("could not encode the report as JSON: %w", err)
 	}
-	return buf.Bytes(), nil
+	// JSON on stdout in CI is read by GitHub's runner for "##[" commands
+	// anywhere in a line; '#' is only ever inside a string, where \u0023
+	// means the same. (No JSON line starts with "::".)
+	return bytes.ReplaceAll(buf.Bytes(), []byte("##["), []byte(`#\u0023[`)), nil
 }
 
 // withLists returns a copy of r whose lists are empty rather than nil, so

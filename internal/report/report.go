@@ -267,16 +267,17 @@ func rerunCommand(r *grader.Report, checkID string) string {
 	return cmd
 }
 
-// rerunHint is the "what next" line under a report, or "".
+// rerunHint is the "what next" line under a report, or "". It names the
+// submission's path: it is escaped (TerminalLine) for every writer.
 func rerunHint(r *grader.Report) string {
 	if len(r.Causes) > 0 && r.Problem == nil {
-		return "re-run the check that blocks the most: " + rerunCommand(r, r.Causes[0].Check)
+		return TerminalLine("re-run the check that blocks the most: " + rerunCommand(r, r.Causes[0].Check))
 	}
 	if c, ok := firstFailure(r); ok {
-		return "re-run one check: " + rerunCommand(r, c.ID)
+		return TerminalLine("re-run one check: " + rerunCommand(r, c.ID))
 	}
 	if r.Problem != nil {
-		return "fix the problem above, then run: " + rerunCommand(r, "")
+		return TerminalLine("fix the problem above, then run: " + rerunCommand(r, ""))
 	}
 	return ""
 }

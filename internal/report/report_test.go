@@ -207,7 +207,7 @@ func TestGitHubEscaping(t *testing.T) {
 			t.Errorf("injected text on its own line: %q", l)
 		}
 	}
-	if !strings.Contains(out, "::error title=http.not-found::got 50%25%0A::warning::injected%0A::add-mask::x%0Ahint: ") {
+	if !strings.Contains(out, "::error title=http.not-found::got 50%25%0A\\x3a:warning::injected%0A\\x3a:add-mask::x%0Ahint: ") {
 		t.Errorf("message not escaped as expected:\n%s", out)
 	}
 }

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -128,6 +129,9 @@ func clean(s string) string {
 		return ghCommands(s)
 	}
 	s = strings.ReplaceAll(s, "\r\n", "\n")
+	// Colours and styles (SGR) carry no text: logs from nodemon, Gin or a
+	// logger with colours read better without them than with \x1b[33m.
+	s = sgr.ReplaceAllString(s, "")
 	var b strings.Builder
 	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
 		switch {
@@ -143,6 +147,9 @@ func clean(s string) string {
 	}
 	return ghCommands(b.String())
 }
+
+// sgr matches a Select Graphic Rendition sequence (ESC [ params m).
+var sgr = regexp.MustCompile("\x1b\\[[0-9;:]{0,32}m")
 
 func needsClean(s string) bool {
 	if !utf8.ValidString(s) {

@@ -97,7 +97,7 @@ func mixedReport() *grader.Report {
 				Evidence: []verdict.Step{
 					{Kind: "redis", Command: "TTL tasks:7", Output: "(integer) -1"},
 					{Kind: "http", Command: "curl -i 'http://127.0.0.1:41234/tasks/7'",
-						Output: "(no response: timed out waiting for the response)\x1b[31m"},
+						Output: "(no response: timed out waiting for the response)\x1b[2J"},
 				},
 				DurationMs: 30002},
 			{ID: "caching.redis-down", Title: "Survives Redis going away", Status: grader.StatusSkip, MaxPoints: 2,

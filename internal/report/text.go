@@ -52,7 +52,10 @@ func renderText(r *grader.Report, o Options) []byte {
 		}
 	}
 
-	if t := countChecks(r); t.fail+t.errs+t.blocked+t.notRun+t.skip > 0 {
+	// When no check ran (the project did not build or start), each stage
+	// is one line: the problem above is the whole story.
+	ranNone := r.Problem != nil && noneRan(r)
+	if t := countChecks(r); !ranNone && t.fail+t.errs+t.blocked+t.notRun+t.skip > 0 {
 		line("")
 		line("%s", p.faint.Sprint("legend: "+legend))
 	}
@@ -61,7 +64,7 @@ func renderText(r *grader.Report, o Options) []byte {
 		writeStage(&b, p, r, st, c, o.Verbose)
 	}
 
-	if len(r.Skills) > 0 {
+	if len(r.Skills) > 0 && !ranNone {
 		line("")
 		line("%s", p.bold.Sprint("skills"))
 		w := 0
@@ -79,7 +82,8 @@ func renderText(r *grader.Report, o Options) []byte {
 	line("time   provision %s · build %s · start %s · checks %s · total %s",
 		dur(t.ProvisionMs), dur(t.BuildMs), dur(t.StartMs), dur(t.ChecksMs), dur(t.TotalMs))
 
-	if r.Problem != nil {
+	if r.Problem != nil && !ranNone {
+		// A long report ends with the problem too, where the reader is.
 		line("")
 		writeProblem(&b, p, r.Problem)
 	}
@@ -97,6 +101,10 @@ func writeStage(b *strings.Builder, p palette, r *grader.Report, st grader.Stage
 		score = p.green.Sprint(score)
 	} else {
 		score = p.red.Sprint(score)
+	}
+	if r.Problem != nil && allNotRun(st) {
+		fmt.Fprintf(b, "%s  %s  %s\n", p.bold.Sprint(stageName(st)), score, p.faint.Sprint(plural(len(st.Checks), "check", "checks")+" not run"))
+		return
 	}
 	fmt.Fprintf(b, "%s  %s\n", p.bold.Sprint(stageName(st)), score)
 
@@ -215,4 +223,24 @@ func pad(s string, width int) string {
 		return s + strings.Repeat(" ", width-n)
 	}
 	return s
+}
+
+// allNotRun reports whether no check of st ran.
+func allNotRun(st grader.StageResult) bool {
+	for _, ch := range st.Checks {
+		if !isNotRun(ch) {
+			return false
+		}
+	}
+	return true
+}
+
+// noneRan reports whether no check of the report ran.
+func noneRan(r *grader.Report) bool {
+	for _, st := range r.Stages {
+		if !allNotRun(st) {
+			return false
+		}
+	}
+	return true
 }

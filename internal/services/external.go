@@ -56,6 +56,6 @@ func (s *Servers) startExternal(ctx context.Context, o Options) error {
 	if err := s.open(ctx, o.server); err != nil {
 		return err
 	}
-	s.notes = append(s.notes, "services: external (no fault injection: checks that stop a service are skipped)")
+	s.notes = append(s.notes, "services: external (the servers already running; this run gets a database and a Redis database of its own)")
 	return nil
 }

@@ -85,7 +85,8 @@ func gradescopeOutput(r *grader.Report) string {
 	if len(r.Causes) > 0 {
 		b.WriteString("\nroot causes:")
 		for _, c := range r.Causes {
-			b.WriteString("\n- " + clean(causeText(r, c)) + "\n  blocked: " + blockedList(c, 8))
+			head, detail := causeParts(r, c)
+			b.WriteString("\n- " + clean(head) + "\n  " + clean(detail) + "\n  blocked: " + blockedList(c, 8))
 		}
 		b.WriteString("\n")
 	}

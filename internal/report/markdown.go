@@ -80,7 +80,9 @@ func markdown(r *grader.Report, l mdLevel) string {
 		p("**Root causes**")
 		p("")
 		for _, c := range r.Causes {
-			p("- %s %s  ", statusEmoji(grader.StatusBlocked), mdText(causeText(r, c)))
+			head, detail := causeParts(r, c)
+			p("- %s %s  ", statusEmoji(grader.StatusBlocked), mdText(head))
+			p("  %s  ", mdText(detail))
 			p("  blocked: %s", mdText(blockedList(c, 8)))
 		}
 	}

@@ -113,18 +113,27 @@ func isFailure(c grader.CheckResult) bool {
 // auth.register-login". What follows the dash says how the cause's check
 // ended in this run.
 func causeText(r *grader.Report, c grader.Cause) string {
-	s := fmt.Sprintf("%s blocked: %s", plural(c.Count, "check", "checks"), firstLine(c.Reason, 300))
+	head, detail := causeParts(r, c)
+	return head + "\n" + detail
+}
+
+// causeParts says a root cause in two sentences: what the blocked checks
+// could not get, and where that is graded (with that check's own verdict).
+// Kept apart, two different answers (a setup request and the graded one)
+// never read as one contradictory sentence.
+func causeParts(r *grader.Report, c grader.Cause) (head, detail string) {
+	head = fmt.Sprintf("%s blocked: %s", plural(c.Count, "check", "checks"), firstLine(c.Reason, 300))
 	switch {
 	case c.Status == "":
-		s += fmt.Sprintf(" — %s was not run this time; run it: %s", c.Check, rerunCommand(r, c.Check))
+		detail = fmt.Sprintf("%s grades this cause and was not run this time; run it: %s", c.Check, rerunCommand(r, c.Check))
 	case c.Status == grader.StatusPass:
-		s += fmt.Sprintf(" — %s passed in this run, so the cause showed up only here; see %s", c.Check, c.Check)
+		detail = fmt.Sprintf("%s grades this cause and passed in this run, so it showed up only in the blocked checks", c.Check)
 	case c.Message != "":
-		s += fmt.Sprintf(" — %s; see %s", firstLine(c.Message, 300), c.Check)
+		detail = fmt.Sprintf("see %s (%s): %s", c.Check, c.Status, firstLine(c.Message, 300))
 	default:
-		s += "; see " + c.Check
+		detail = "see " + c.Check
 	}
-	return s
+	return head, detail
 }
 
 // blockedList names the checks a cause blocked, at most n of them.

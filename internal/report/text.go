@@ -40,7 +40,9 @@ func renderText(r *grader.Report, o Options) []byte {
 		line("")
 		line("%s", p.bold.Sprint("root causes"))
 		for _, cause := range r.Causes {
-			line("  %s %s", p.mark(grader.StatusBlocked), clean(causeText(r, cause)))
+			head, detail := causeParts(r, cause)
+			line("  %s %s", p.mark(grader.StatusBlocked), clean(head))
+			line("      %s", clean(detail))
 			line("      %s", p.faint.Sprint("blocked: "+blockedList(cause, 8)))
 		}
 	}

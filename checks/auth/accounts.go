@@ -62,7 +62,11 @@ var hashFormats = []struct {
 var hashLike = regexp.MustCompile(`\$2[abxy]\$\d{2}\$|\$argon2i|\$scrypt\$|\$pbkdf2`)
 
 // passwordHashed: the user's row in table users holds no plaintext password
-// and no bare digest, and one column holds a recognisable salted hash.
+// and no bare digest; one column holds a recognisable salted hash that
+// verifies the password with its own algorithm (bcrypt, argon2, and the
+// common Werkzeug and Django encodings of scrypt and pbkdf2; rarer
+// encodings are judged by their format alone); and a second user with the
+// same password gets a different hash (a salt).
 func passwordHashed(ctx context.Context, h *harness.H) error {
 	u, err := h.NewUser(ctx)
 	if err != nil {
@@ -72,36 +76,21 @@ func passwordHashed(ctx context.Context, h *harness.H) error {
 	if err != nil {
 		return err
 	}
-	rows, err := h.Query(ctx, "SELECT to_jsonb(u) AS row FROM "+tab.Ident()+" u WHERE lower("+tab.Col("email")+"::text) = lower($1)", u.Email)
+	row, cols, err := userRow(ctx, h, tab, u.Email)
 	if err != nil {
-		return grader.Failf("reading the user from table %s: %v", tab.Shown, err).
-			WithHint("keep users in a table of their own, with the e-mail in one column and the password hash in another")
+		return err
 	}
-	if len(rows) != 1 {
-		return grader.Failf("table %s has %d rows with e-mail %s, expected 1", tab.Shown, len(rows), u.Email).
-			WithHint("POST /register stores each user once")
-	}
-	row, _ := rows[0]["row"].(map[string]any)
-	cols := make([]string, 0, len(row))
-	for k := range row {
-		cols = append(cols, k)
-	}
-	sort.Strings(cols)
 	digests := map[string]string{}
 	for name, sum := range map[string][]byte{
 		"MD5": md5sum(u.Password), "SHA-1": sha1sum(u.Password), "SHA-256": sha256sum(u.Password), "SHA-512": sha512sum(u.Password),
 	} {
 		digests[hex.EncodeToString(sum)] = name
 	}
-	found := ""
+	found, foundCol, foundVal := "", "", ""
 	for _, col := range cols {
-		v, ok := row[col].(string)
+		v, ok := columnText(row[col])
 		if !ok {
 			continue
-		}
-		// A bytea column (Go's bcrypt returns []byte) shows as \x<hex>.
-		if b, err := hex.DecodeString(strings.TrimPrefix(v, `\x`)); err == nil && strings.HasPrefix(v, `\x`) {
-			v = string(b)
 		}
 		if strings.Contains(v, u.Password) {
 			return grader.Failf("column %s.%s holds the password in plain text", tab.Shown, col).
@@ -117,7 +106,7 @@ func passwordHashed(ctx context.Context, h *harness.H) error {
 		}
 		for _, f := range hashFormats {
 			if f.re.MatchString(v) {
-				found = f.name
+				found, foundCol, foundVal = f.name, col, v
 			}
 		}
 	}
@@ -125,7 +114,64 @@ func passwordHashed(ctx context.Context, h *harness.H) error {
 		return grader.Failf("no column of the user's row in table %s holds a recognisable password hash (columns: %s)", tab.Shown, strings.Join(cols, ", ")).
 			WithHint("hash passwords with bcrypt ($2b$...), argon2id ($argon2id$...), scrypt or pbkdf2 in their standard encoded form, which carries the salt and the cost")
 	}
+	ok, checked := verifyHash(found, foundVal, u.Password)
+	h.Record("note", "verifying column "+tab.Shown+"."+foundCol+" against the password with "+found, fmt.Sprintf("checked: %v, matches: %v", checked, ok))
+	if checked && !ok {
+		return grader.Failf("column %s.%s looks like a %s hash, but %s does not verify the user's password against it", tab.Shown, foundCol, found, found).
+			WithHint("store what the %s library returns for the password (it carries the salt and the cost), and compare with the library's own verify function at login", found)
+	}
+	// Equal passwords, different hashes: the salt is real.
+	c := newCredentials(h)
+	c.Password = u.Password
+	resp, err := register(ctx, h, c.body())
+	if err != nil {
+		return err
+	}
+	if _, err := anyToken(resp); err != nil {
+		return err
+	}
+	row2, _, err := userRow(ctx, h, tab, c.Email)
+	if err != nil {
+		return err
+	}
+	if v, _ := columnText(row2[foundCol]); v == foundVal {
+		return grader.Failf("two users registered with the same password have the same hash in column %s.%s: the hash is not salted", tab.Shown, foundCol).
+			WithHint("use a random salt per password (bcrypt, argon2id and scrypt libraries make one for you): equal passwords must not give equal hashes")
+	}
 	return nil
+}
+
+// userRow reads the row of the user with email from tab, as JSON values.
+func userRow(ctx context.Context, h *harness.H, tab *dbfind.Table, email string) (map[string]any, []string, error) {
+	rows, err := h.Query(ctx, "SELECT to_jsonb(u) AS row FROM "+tab.Ident()+" u WHERE lower("+tab.Col("email")+"::text) = lower($1)", email)
+	if err != nil {
+		return nil, nil, grader.Failf("reading the user from table %s: %v", tab.Shown, err).
+			WithHint("keep users in a table of their own, with the e-mail in one column and the password hash in another")
+	}
+	if len(rows) != 1 {
+		return nil, nil, grader.Failf("table %s has %d rows with e-mail %s, expected 1", tab.Shown, len(rows), email).
+			WithHint("POST /register stores each user once")
+	}
+	row, _ := rows[0]["row"].(map[string]any)
+	cols := make([]string, 0, len(row))
+	for k := range row {
+		cols = append(cols, k)
+	}
+	sort.Strings(cols)
+	return row, cols, nil
+}
+
+// columnText is a text column's value; a bytea column (Go's bcrypt
+// returns []byte) shows as \x<hex> and is decoded.
+func columnText(v any) (string, bool) {
+	s, ok := v.(string)
+	if !ok {
+		return "", false
+	}
+	if b, err := hex.DecodeString(strings.TrimPrefix(s, `\x`)); err == nil && strings.HasPrefix(s, `\x`) {
+		s = string(b)
+	}
+	return s, true
 }
 
 func md5sum(s string) []byte    { b := md5.Sum([]byte(s)); return b[:] }

@@ -29,15 +29,13 @@ type credentials struct {
 	Name, Email, Password string
 }
 
-// newCredentials makes a unique account: a Unicode name, a lower-case
-// e-mail and a 14-character password.
+// newCredentials makes a unique account: a neutral name, a lower-case
+// e-mail and a password drawn from the seed (harness.NewPerson), with a
+// non-ASCII letter in the name.
 func newCredentials(h *harness.H) credentials {
 	tag := fmt.Sprintf("%06d", h.Rand.IntN(1000000))
-	return credentials{
-		Name:     "Læarner Ünïcode " + tag,
-		Email:    "learner." + expect.Word(h.Rand, 5) + tag + "@example.com",
-		Password: "Pw-" + expect.Word(h.Rand, 6) + tag[:3] + "!x",
-	}
+	p := harness.NewPerson(h.Rand, tag)
+	return credentials{Name: p.Name + " Müller", Email: p.Email, Password: p.Password}
 }
 
 func (c credentials) body() map[string]string {

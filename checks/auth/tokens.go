@@ -2,7 +2,9 @@ package auth
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -191,7 +193,27 @@ func forgedTokens(ctx context.Context, h *harness.H) error {
 	if err != nil {
 		return grader.Errorf("forging a token: %v", err)
 	}
+	// The "none" algorithm in another spelling, another HMAC algorithm with
+	// a signature of nothing in particular, and HS256 without a signature:
+	// a service that refuses only the exact form of one probe still falls.
+	spelling := []string{"None", "NONE", "nOnE"}[h.Rand.IntN(3)]
+	noneCased, err := jwt.Encode(jwt.Header{"alg": spelling, "typ": "JWT"}, claims, nil)
+	if err != nil {
+		return grader.Errorf("minting a token: %v", err)
+	}
+	hs512, err := jwt.Encode(jwt.Header{"alg": "HS512", "typ": "JWT"}, claims, nil)
+	if err != nil {
+		return grader.Errorf("minting a token: %v", err)
+	}
+	hs512 += base64.RawURLEncoding.EncodeToString([]byte(expect.Word(h.Rand, 64)))
+	noSig := strings.TrimSuffix(wrong, wrong[strings.LastIndex(wrong, ".")+1:])
 	cases := []struct{ tok, what, hint string }{
+		{noneCased, fmt.Sprintf(`an unsigned token (header alg %q, no signature)`, spelling),
+			`accept only alg HS256 and always check the signature: "none" in any spelling must be refused`},
+		{hs512, `a token whose header says alg "HS512", with a signature made of nothing`,
+			"accept only the algorithm you sign with (HS256) and verify its signature: never let the token's header choose how it is checked"},
+		{noSig, `a token whose header says alg "HS256", with an empty signature`,
+			"verify the HS256 signature with JWT_SECRET: a token without one must be refused"},
 		{none, `an unsigned token (header alg "none", no signature)`,
 			`accept only alg HS256 and always check the signature: a token whose header says "none" must be refused`},
 		{wrong, "a token signed with another key",

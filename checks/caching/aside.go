@@ -113,7 +113,8 @@ func secondGetIsHit(ctx context.Context, h *harness.H) error {
 // hitReadsRedis changes the title in Postgres behind the cache: the next GET
 // must still serve the cached title (the HIT comes from Redis); once the
 // grader deletes the todo's Redis keys, the next GET must show the new title
-// (the entry lives in those keys, not in the process's memory).
+// (the entry lives in those keys, not in the process's memory); and one of
+// those keys holds the title as text (a JSON string or a hash field).
 func hitReadsRedis(ctx context.Context, h *harness.H) error {
 	if err := needRedis(h); err != nil {
 		return err
@@ -157,6 +158,16 @@ func hitReadsRedis(ctx context.Context, h *harness.H) error {
 	if len(keys) == 0 {
 		return grader.Failf("GET /todos/%s served a copy older than Postgres, but no key in the service's Redis database contains the id: the cache is not in Redis", t.ID).
 			WithHint("keep the cache in Redis (REDIS_URL), not in the process's memory, so that every instance of the service shares it and it survives restarts")
+	}
+	// The key must hold the todo, not only say that it is cached: a flag
+	// in Redis beside a copy in the process's memory is not a shared cache.
+	ok, err := holds(ctx, h, keys, t.Title)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return grader.Failf("GET /todos/%s served the cached title %q, but none of the Redis keys containing the id (%s) holds that title: the cached copy is not in Redis", t.ID, t.Title, rediskeys.Names(keys, 5)).
+			WithHint("store the todo itself in Redis (e.g. its JSON under todo:<id>) and serve a HIT from that value; a flag in Redis beside a copy in the process's memory is not shared by other instances")
 	}
 	if err := del(ctx, h, keys); err != nil {
 		return err

@@ -25,6 +25,14 @@ func keysExpire(ctx context.Context, h *harness.H) error {
 		}
 		ids = append(ids, t.ID)
 	}
+	// No trace, no pass: a service that never writes to Redis has no key
+	// that could live forever, and caching.miss grades that.
+	if k, err := keysWith(ctx, h, ids[0]); err != nil {
+		return err
+	} else if len(k) == 0 {
+		return grader.Blockedf("caching.miss", "after two GET /todos/%s no key in the service's Redis database contains the id, so there is no cache entry whose expiry could be judged", ids[0]).
+			WithHint("store each todo read in Redis under a key that contains its id: see caching.miss")
+	}
 	steps := []harness.Request{
 		{Path: "/todos"},
 		{Method: http.MethodPatch, Path: "/todos/" + ids[0], JSON: map[string]string{"status": "done"}},

@@ -70,3 +70,68 @@ func del(ctx context.Context, h *harness.H, keys []string) error {
 	}
 	return nil
 }
+
+// holds reports whether one of keys holds text: a string value containing
+// it (as it stands or once decoded from JSON), or a hash with a field whose
+// value does. h.Redis records each read. A value the grader cannot read as
+// text (compressed, binary encodings) does not hold it.
+func holds(ctx context.Context, h *harness.H, keys []string, text string) (bool, error) {
+	for _, k := range keys {
+		typ, err := h.Redis.Type(ctx, k).Result()
+		if err != nil {
+			return false, grader.Errorf("reading the type of Redis key %s: %v", harness.RedisQuote(k), err)
+		}
+		var values []string
+		switch typ {
+		case "string":
+			v, err := h.Redis.Get(ctx, k).Result()
+			if err != nil {
+				continue // expired in between
+			}
+			values = append(values, v)
+		case "hash":
+			m, err := h.Redis.HGetAll(ctx, k).Result()
+			if err != nil {
+				continue
+			}
+			for _, v := range m {
+				values = append(values, v)
+			}
+		}
+		for _, v := range values {
+			if strings.Contains(v, text) || jsonHolds(v, text) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// jsonHolds reports whether v, decoded as JSON, has a string containing text.
+func jsonHolds(v, text string) bool {
+	tree, err := harness.ParseJSON([]byte(v))
+	if err != nil {
+		return false
+	}
+	var walk func(any) bool
+	walk = func(x any) bool {
+		switch x := x.(type) {
+		case string:
+			return strings.Contains(x, text) || jsonHolds(x, text) // a JSON string inside JSON
+		case map[string]any:
+			for _, e := range x {
+				if walk(e) {
+					return true
+				}
+			}
+		case []any:
+			for _, e := range x {
+				if walk(e) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return walk(tree)
+}

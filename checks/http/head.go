@@ -37,7 +37,7 @@ func head(ctx context.Context, h *harness.H) error {
 	deadline, _ := ctx.Deadline()
 	conn.SetDeadline(deadline)
 
-	fmt.Fprintf(conn, "HEAD %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: grader\r\nConnection: close\r\n\r\n", h.Path("/health"), base.Host)
+	fmt.Fprintf(conn, "HEAD %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\nConnection: close\r\n\r\n", h.Path("/health"), base.Host, harness.UserAgents[h.Rand.IntN(len(harness.UserAgents))])
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodHead})
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/backend-grader/grader/checks/internal/expect"
 	"github.com/backend-grader/grader/checks/internal/rediskeys"
@@ -14,7 +16,8 @@ import (
 )
 
 // globalLimit: one user alternates between two instances that share Redis;
-// together they allow N requests, not N per instance.
+// together they allow N requests, not N per instance; then a concurrent
+// burst across both (concurrentBurst).
 func globalLimit(ctx context.Context, h *harness.H) error {
 	l := tight(h)
 	ins, stop, err := instances(ctx, h, l, 2)
@@ -22,7 +25,7 @@ func globalLimit(ctx context.Context, h *harness.H) error {
 	if err != nil {
 		return err
 	}
-	return withFreshUser(ctx, h, func(u *harness.User) (error, bool) {
+	err = withFreshUser(ctx, h, func(u *harness.User) (error, bool) {
 		reqs := make([]harness.Request, l.N+1)
 		for i := range reqs {
 			reqs[i] = harness.Request{Path: ins[i%2].URL() + h.Path("/todos"), Token: u.Token}
@@ -38,6 +41,89 @@ func globalLimit(ctx context.Context, h *harness.H) error {
 		}
 		return err, retry
 	})
+	if err != nil {
+		return err
+	}
+	return concurrentBurst(ctx, h, ins, l)
+}
+
+// burstSize is how many requests the concurrent burst sends at once.
+const burstSize = 40
+
+// concurrentBurst: a fresh user sends one request to read how long the
+// window has left; when at least half of it (the fine print), 40 requests
+// go at once, alternating between the two instances, and at most N-1 of
+// them (one is spent) may pass. A limiter that reads the counter and then
+// writes it back (GET then SET) lets many through. When less than half the
+// window is left the check waits for the next window, once.
+func concurrentBurst(ctx context.Context, h *harness.H, ins []harness.Instance, l limits) error {
+	u, err := freshUser(ctx, h)
+	if err != nil {
+		return err
+	}
+	for attempt := 0; attempt < 2; attempt++ {
+		first, err := h.Do(ctx, harness.Request{Path: ins[0].URL() + h.Path("/todos"), Token: u.Token})
+		if err != nil {
+			return err
+		}
+		left, ok := resetSeconds(first)
+		if !ok || first.Status == http.StatusTooManyRequests {
+			h.Record("note", "no concurrent burst", "the window's reset could not be read from the answer (rate-limiting.remaining grades the headers)")
+			return nil
+		}
+		if left*2 < int64(l.W) {
+			if attempt == 0 {
+				h.Record("note", fmt.Sprintf("%d of the window's %d seconds left: waiting for the next window before the concurrent burst", left, l.W), "")
+				if err := sleep(ctx, time.Duration(left)*time.Second+200*time.Millisecond); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		resps := make([]*harness.Response, burstSize)
+		errs := make([]error, burstSize)
+		var wg sync.WaitGroup
+		for i := range burstSize {
+			wg.Go(func() {
+				resps[i], errs[i] = h.Do(ctx, harness.Request{Path: ins[i%2].URL() + h.Path("/todos"), Token: u.Token})
+			})
+		}
+		wg.Wait()
+		passed := 0
+		for i, r := range resps {
+			if errs[i] != nil {
+				return errs[i]
+			}
+			if r.Status >= 200 && r.Status < 300 {
+				passed++
+			}
+		}
+		if passed > l.N-1 {
+			return grader.Failf("one user sent %d requests at once, alternating between two instances (%s, same Redis), after 1 request in the same window: %d passed, expected at most %d", burstSize, l, passed, l.N-1).
+				WithHint("count with one atomic Redis operation (INCR, then EXPIRE in the same MULTI or a Lua script): reading the counter and writing it back lets concurrent requests all see the same count")
+		}
+		return nil
+	}
+	h.Record("note", "no concurrent burst", "the window never had half its length left")
+	return nil
+}
+
+// resetSeconds reads the seconds left in the window from a response's
+// reset header (RateLimit-Reset, or X-RateLimit-Reset as seconds or an
+// epoch time).
+func resetSeconds(resp *harness.Response) (int64, bool) {
+	fam := family(resp)
+	if fam == "" {
+		return 0, false
+	}
+	v, ok := header(resp, fam, "Reset")
+	if !ok {
+		return 0, false
+	}
+	if v > 1_000_000_000 {
+		v -= unixNow()
+	}
+	return v, v >= 0
 }
 
 // loginLimited: N wrong passwords for one email are answered 401; the
@@ -128,6 +214,13 @@ func limiterKeysExpire(ctx context.Context, h *harness.H) error {
 		if !slices.Contains(before, k) || limiterKeyName.MatchString(k) {
 			candidates = append(candidates, k)
 		}
+	}
+	// No trace, no pass: a limiter that never writes to Redis has no key
+	// that could live forever; whether it shares Redis is graded by
+	// rate-limiting.global.
+	if len(candidates) == 0 {
+		return grader.Blockedf("rate-limiting.global", "after %d requests to GET /todos and 2 failed logins no new key appeared in the service's Redis database, so there is no limiter key whose expiry could be judged", l.N+1).
+			WithHint("keep the limiter's counters in Redis (REDIS_URL): see rate-limiting.global")
 	}
 	forever, err := withoutTTL(ctx, h, candidates)
 	if err != nil {

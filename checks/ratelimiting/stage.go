@@ -57,7 +57,7 @@ var Stage = grader.Stage{
 		{ID: "rate-limiting.window-resets", Title: "Requests pass again after the window", Points: 2,
 			Skills: []string{skills.RateLimiting}, Timeout: checkTimeout, Run: windowResets},
 		{ID: "rate-limiting.global", Title: "Two instances sharing Redis enforce one limit", Points: 3,
-			Skills: []string{skills.RateLimiting, skills.Scaling}, Timeout: checkTimeout, Run: globalLimit},
+			Skills: []string{skills.RateLimiting, skills.Scaling}, Timeout: checkTimeout + 35*time.Second, Run: globalLimit},
 		{ID: "rate-limiting.login", Title: "Brute force on /login is stopped, even for the right password", Points: 3,
 			Skills: []string{skills.RateLimiting, skills.Auth}, Timeout: checkTimeout, Run: loginLimited},
 		{ID: "rate-limiting.keys-expire", Title: "The limiter's Redis keys expire", Points: 2,

@@ -23,7 +23,9 @@ const MiB = 1 << 20
 
 // bodyLimit posts a JSON todo a little over 1 MiB with a Content-Length.
 // The service must answer 413, before or after the body has been sent; a
-// connection closed without any response is a fail. It uses a raw
+// connection closed without any response is a fail. Then it posts the same
+// body chunked (no Content-Length): a limit that only reads Content-Length
+// lets it through; a 413 or a closed connection pass. It uses a raw
 // connection so that a response arriving mid-body is read, not lost.
 func bodyLimit(ctx context.Context, h *harness.H) error {
 	base, err := url.Parse(h.Service.URL())
@@ -47,7 +49,7 @@ func bodyLimit(ctx context.Context, h *harness.H) error {
 	}
 	curl := harness.Curl(http.MethodPost, h.URL("/todos"), header, body)
 
-	status, respHeader, respBody, sent, err := postRaw(ctx, base.Host, h.Path("/todos"), header, body)
+	status, respHeader, respBody, sent, err := postRaw(ctx, base.Host, h.Path("/todos"), header, body, false)
 	if err != nil {
 		h.Record("http", curl, fmt.Sprintf("(no response: %v; %d of the %d body bytes had been sent)", err, sent, len(body)))
 		return grader.Failf("POST /todos with a %d-byte body (over 1 MiB): the connection ended without any response (%v), expected 413 Payload Too Large", len(body), err).
@@ -58,13 +60,30 @@ func bodyLimit(ctx context.Context, h *harness.H) error {
 		return grader.Failf("POST /todos with a %d-byte body (over 1 MiB): expected 413 Payload Too Large, got %s", len(body), expect.StatusText(status)).
 			WithHint("cap request bodies at 1 MiB (http.MaxBytesReader, express.json({limit: '1mb'}), MAX_CONTENT_LENGTH...) and answer 413 when a body is larger, so a client cannot exhaust the service's memory")
 	}
+
+	// The same body chunked: no Content-Length to trust.
+	chunkedHeader := header.Clone()
+	chunkedHeader.Set("Transfer-Encoding", "chunked")
+	curl = harness.Curl(http.MethodPost, h.URL("/todos"), chunkedHeader, body)
+	status, respHeader, respBody, sent, err = postRaw(ctx, base.Host, h.Path("/todos"), header, body, true)
+	if err != nil {
+		h.Record("http", curl, fmt.Sprintf("(no response: %v; %d of the %d body bytes had been sent) — a closed connection is fine here", err, sent, len(body)))
+		return nil
+	}
+	h.Record("http", curl, harness.FormatResponse(status, respHeader, respBody))
+	if status != http.StatusRequestEntityTooLarge {
+		return grader.Failf("POST /todos with a %d-byte body sent chunked (Transfer-Encoding: chunked, no Content-Length): expected 413 Payload Too Large or a closed connection, got %s", len(body), expect.StatusText(status)).
+			WithHint("limit the bytes read from the body, not only the Content-Length header: a chunked body has none (http.MaxBytesReader, a body parser's limit)")
+	}
 	return nil
 }
 
 // postRaw sends POST /todos with body over a fresh connection while reading
 // the response concurrently. It returns the response, or an error when the
 // connection ended without one, and how many body bytes were written.
-func postRaw(ctx context.Context, host, path string, header http.Header, body []byte) (int, http.Header, []byte, int, error) {
+// With chunked the body goes as Transfer-Encoding: chunked, without a
+// Content-Length.
+func postRaw(ctx context.Context, host, path string, header http.Header, body []byte, chunked bool) (int, http.Header, []byte, int, error) {
 	d := net.Dialer{Timeout: 5 * time.Second}
 	conn, err := d.DialContext(ctx, "tcp", host)
 	if err != nil {
@@ -104,15 +123,33 @@ func postRaw(ctx context.Context, host, path string, header http.Header, body []
 			head.WriteString(k + ": " + v + "\r\n")
 		}
 	}
-	head.WriteString("Content-Length: " + strconv.Itoa(len(body)) + "\r\nConnection: close\r\n\r\n")
+	if chunked {
+		head.WriteString("Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+	} else {
+		head.WriteString("Content-Length: " + strconv.Itoa(len(body)) + "\r\nConnection: close\r\n\r\n")
+	}
 	sent := 0
 	if _, err := io.WriteString(conn, head.String()); err == nil {
 		for sent < len(body) {
-			n, err := conn.Write(body[sent:min(sent+32<<10, len(body))])
+			part := body[sent:min(sent+32<<10, len(body))]
+			if chunked {
+				if _, err := fmt.Fprintf(conn, "%x\r\n", len(part)); err != nil {
+					break
+				}
+			}
+			n, err := conn.Write(part)
 			sent += n
 			if err != nil {
 				break
 			}
+			if chunked {
+				if _, err := io.WriteString(conn, "\r\n"); err != nil {
+					break
+				}
+			}
+		}
+		if chunked && sent == len(body) {
+			_, _ = io.WriteString(conn, "0\r\n\r\n")
 		}
 	}
 	select {

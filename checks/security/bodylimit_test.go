@@ -21,7 +21,7 @@ func post(t *testing.T, host string) (int, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	status, _, _, _, err := postRaw(ctx, host, "/todos", http.Header{"Content-Type": {"application/json"}}, bigBody())
+	status, _, _, _, err := postRaw(ctx, host, "/todos", http.Header{"Content-Type": {"application/json"}}, bigBody(), false)
 	return status, err
 }
 

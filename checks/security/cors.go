@@ -129,6 +129,8 @@ func corsOther(ctx context.Context, h *harness.H) error {
 	others := []string{
 		"https://evil-" + rw + ".example.net",
 		a + ".evil-" + rw + ".net",
+		// The allowed host with letters in front: a suffix match lets it in.
+		strings.Replace(a, "://", "://evil"+rw, 1),
 		strings.Replace(a, "https://", "http://", 1),
 		"null",
 	}

@@ -119,6 +119,9 @@ type checkState struct {
 	steps    []Step
 	cleanups []func(context.Context) error
 	closed   bool // the runner has taken the cleanups
+	// salt and requests choose the User-Agent of each request (identity.go).
+	salt     uint64
+	requests uint64
 }
 
 type shared struct {
@@ -205,7 +208,7 @@ func (h *H) ForCheck(id string) *H {
 	f := fnv.New64a()
 	f.Write([]byte(id))
 	c.Rand = rand.New(rand.NewPCG(uint64(h.Seed), f.Sum64()))
-	c.check = &checkState{}
+	c.check = &checkState{salt: f.Sum64()}
 	c.Redis = recordedRedis(h.redisBase, &c)
 	return &c
 }

@@ -90,6 +90,9 @@ func (h *H) Do(ctx context.Context, r Request) (*Response, error) {
 	for k, v := range r.Header {
 		header[k] = append([]string(nil), v...)
 	}
+	if header.Get("User-Agent") == "" {
+		header.Set("User-Agent", h.nextUserAgent())
+	}
 	if r.JSON != nil {
 		b, err := json.Marshal(r.JSON)
 		if err != nil {

@@ -71,11 +71,8 @@ func (h *H) register(ctx context.Context) (*User, error) {
 	}
 	h.shared.n++
 	tag := fmt.Sprintf("%d%04d", h.shared.n, h.Rand.IntN(10000))
-	u := &User{
-		Name:     "Grader User " + tag,
-		Email:    "grader." + tag + "@example.com",
-		Password: "pw-" + tag + "-Secret!",
-	}
+	p := NewPerson(h.Rand, tag)
+	u := &User{Name: p.Name, Email: p.Email, Password: p.Password}
 	tok, err := h.obtainToken(ctx, u)
 	if err != nil {
 		if p, ok := err.(*verdict.Precondition); ok && p.By == RegisterCheck {

@@ -25,6 +25,10 @@ type Report struct {
 	// Problem is set when the run could not reach the checks normally: the
 	// project did not build, did not start, or the service died.
 	Problem *Problem `json:"problem,omitempty"`
+	// Diagnoses are the patterns that broke the whole run (every route
+	// 404, a public route 401, 429s before the rate-limiting stage), each
+	// with what to change; said once, before everything else.
+	Diagnoses []Diagnosis `json:"diagnoses,omitempty"`
 	// Causes are the root causes of blocked checks, the one blocking most
 	// first (filled in by Tally).
 	Causes []Cause  `json:"causes,omitempty"`
@@ -206,6 +210,7 @@ func causes(stages []StageResult) []Cause {
 // Apply puts what a run of the checks produced into the report and tallies it.
 func (r *Report) Apply(res RunResult) {
 	r.Stages = res.Stages
+	r.Diagnoses = append(r.Diagnoses, res.Diagnoses...)
 	if res.Problem != nil {
 		r.Problem = res.Problem
 	}

@@ -123,6 +123,23 @@ type Launcher interface {
 	Start(ctx context.Context, l Launch) (Service, error)
 }
 
+// SourceHints is what a project's code says about how it runs: the route
+// prefix its routes are registered under and the environment variables it
+// reads, with the grader's value for each ("" when the grader has none).
+// `grader init` proposes grader.yaml lines from them.
+type SourceHints struct {
+	BasePath string
+	Env      map[string]string
+	// Files says where each variable of Env was first read.
+	Files map[string]string
+}
+
+// SourceScanner is a Launcher that can read a project's code for
+// SourceHints (optional: init proposes nothing without it).
+type SourceScanner interface {
+	ScanSource(dir string) SourceHints
+}
+
 // System is the outside world of the commands.
 type System struct {
 	Services Services

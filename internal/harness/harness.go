@@ -118,7 +118,8 @@ type checkState struct {
 	mu       sync.Mutex
 	steps    []Step
 	cleanups []func(context.Context) error
-	closed   bool // the runner has taken the cleanups
+	closed   bool   // the runner has taken the cleanups
+	first429 string // the first request answered 429 (throttled.go)
 	// salt and requests choose the User-Agent of each request (identity.go).
 	salt     uint64
 	requests uint64
@@ -131,6 +132,7 @@ type shared struct {
 	memo sync.Map
 	// regFailed is why registering a user failed, once it has (users.go).
 	regFailed *verdict.Precondition
+	traffic   traffic // the service's answers over the run (throttled.go)
 }
 
 // Options configure New.

@@ -120,6 +120,12 @@ func (Launcher) Load(dir string) (*grading.Project, error) {
 	}, nil
 }
 
+// ScanSource reads the project's code for what init proposes.
+func (Launcher) ScanSource(dir string) grading.SourceHints {
+	h := submission.ScanSource(dir)
+	return grading.SourceHints{BasePath: h.BasePath, Env: h.Env, Files: h.Files}
+}
+
 // manifest is the project's manifest as Load read it, or one made from
 // the project's fields when it was made elsewhere (and kept as its Handle).
 func manifest(p *grading.Project) *submission.Manifest {

@@ -27,14 +27,18 @@ func live(ctx context.Context, h *harness.H) error {
 // healthMethods: other methods on /health/live and /health/ready -> 405
 // with an Allow header that names GET.
 func healthMethods(ctx context.Context, h *harness.H) error {
-	for _, p := range []struct{ method, path string }{
-		{http.MethodPost, "/health/live"},
-		{http.MethodDelete, "/health/ready"},
-		{http.MethodPut, "/health/ready"},
+	for _, p := range []struct{ method, path, check string }{
+		{http.MethodPost, "/health/live", "observability.live"},
+		{http.MethodDelete, "/health/ready", "observability.ready"},
+		{http.MethodPut, "/health/ready", "observability.ready"},
 	} {
 		resp, err := h.Do(ctx, harness.Request{Method: p.method, Path: p.path, NoAuth: true})
 		if err != nil {
 			return expect.Transport(err)
+		}
+		if resp.Status == http.StatusNotFound {
+			return grader.Blockedf(p.check, "%s %s answered 404: the path is not served at all, so its other methods cannot be graded", p.method, p.path).
+				WithHint("serve GET %s first: see %s", p.path, p.check)
 		}
 		if err := expect.Status(resp, http.StatusMethodNotAllowed); err != nil {
 			return expect.Hint(err, "%s serves GET only: any other method answers 405 Method Not Allowed with an Allow header, as /health does", p.path)

@@ -2,6 +2,7 @@ package observability
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -59,6 +60,18 @@ func scrape(ctx context.Context, h *harness.H) (map[string]*dto.MetricFamily, er
 			WithHint("serve the text exposition format (# HELP and # TYPE lines, then name{label=\"value\"} number), as a Prometheus client library's handler writes it")
 	}
 	return fams, nil
+}
+
+// scrapeFor is scrape for the checks that read /metrics along the way:
+// a /metrics that cannot be read blocks them by metrics-format, which
+// grades it.
+func scrapeFor(ctx context.Context, h *harness.H) (map[string]*dto.MetricFamily, error) {
+	fams, err := scrape(ctx, h)
+	var f *grader.Failure
+	if errors.As(err, &f) {
+		return nil, grader.Blockedf("observability.metrics-format", "%s", f.Message).WithHint("see observability.metrics-format")
+	}
+	return fams, err
 }
 
 // label returns the value of the first of names the series has.
@@ -129,7 +142,7 @@ type call struct {
 }
 
 func (c call) String() string {
-	return fmt.Sprintf("method=%q route=%q status=\"%d\"", c.method, c.kind.String(), c.status)
+	return fmt.Sprintf("method=%q,route=%q,status=\"%d\"", c.method, c.kind.String(), c.status)
 }
 
 // matches reports whether series m is one of c's: its method and status,
@@ -153,7 +166,7 @@ func seriesKey(m *dto.Metric) string {
 	for _, lp := range lps {
 		fmt.Fprintf(&b, "%s=%q,", lp.GetName(), lp.GetValue())
 	}
-	return b.String()
+	return strings.TrimSuffix(b.String(), ",")
 }
 
 // counterValue is a counter's (or untyped) series value.
@@ -349,7 +362,7 @@ func metricsCount(ctx context.Context, h *harness.H) error {
 	if err != nil {
 		return err
 	}
-	fams, err := scrape(ctx, h)
+	fams, err := scrapeFor(ctx, h)
 	if err != nil {
 		return err
 	}
@@ -362,7 +375,7 @@ func metricsCount(ctx context.Context, h *harness.H) error {
 	}
 	var got []float64
 	err = poll(ctx, func() (bool, error) {
-		fams, err := scrape(ctx, h)
+		fams, err := scrapeFor(ctx, h)
 		if err != nil {
 			return false, err
 		}
@@ -426,7 +439,7 @@ func metricsRoutes(ctx context.Context, h *harness.H) error {
 	var total *dto.MetricFamily
 	var raw string
 	err := poll(ctx, func() (bool, error) {
-		fams, err := scrape(ctx, h)
+		fams, err := scrapeFor(ctx, h)
 		if err != nil {
 			return false, err
 		}
@@ -471,7 +484,7 @@ func metricsDuration(ctx context.Context, h *harness.H) error {
 	if err != nil {
 		return err
 	}
-	fams, err := scrape(ctx, h)
+	fams, err := scrapeFor(ctx, h)
 	if err != nil {
 		return err
 	}
@@ -495,7 +508,7 @@ func metricsDuration(ctx context.Context, h *harness.H) error {
 	var count, sum float64
 	var after *dto.MetricFamily
 	err = poll(ctx, func() (bool, error) {
-		fams, err := scrape(ctx, h)
+		fams, err := scrapeFor(ctx, h)
 		if err != nil {
 			return false, err
 		}

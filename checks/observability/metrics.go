@@ -449,8 +449,11 @@ func metricsRoutes(ctx context.Context, h *harness.H) error {
 		for _, f := range []*dto.MetricFamily{total, fams[requestDuration]} {
 			for _, m := range f.GetMetric() {
 				for _, lp := range m.GetLabel() {
+					if !slices.Contains(routeLabels, lp.GetName()) {
+						continue
+					}
 					for _, id := range ids {
-						if strings.Contains(lp.GetValue(), id) {
+						if slices.Contains(strings.Split(lp.GetValue(), "/"), id) || slices.Contains(strings.Split(lp.GetValue(), "/"), url.PathEscape(id)) {
 							raw = fmt.Sprintf("%s{%s}", f.GetName(), harness.Shorten(seriesKey(m), 300))
 							return true, nil
 						}

@@ -41,6 +41,17 @@ type Service interface {
 	Exited() error
 }
 
+// OutputReader is implemented by a Service whose output can be read from a
+// point in time on (the runs' services do; a check that needs it says so
+// when it is missing). Lines are kept up to a bound: lost counts those
+// printed after mark that are no longer kept.
+type OutputReader interface {
+	// OutputMark returns how many lines the service has printed so far.
+	OutputMark() uint64
+	// OutputSince returns the lines printed after mark, oldest first.
+	OutputSince(mark uint64) (lines []string, lost uint64)
+}
+
 // Instance is an extra instance started by Service.StartInstance.
 type Instance interface {
 	URL() string

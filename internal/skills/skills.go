@@ -33,6 +33,14 @@ const (
 	Deployment     = "service-lifecycle"
 )
 
+// Observability (the observability stage).
+const (
+	HealthChecks  = "health-checks"
+	Logging       = "structured-logging"
+	Metrics       = "metrics"
+	Observability = "observability"
+)
+
 const roadmap = "https://roadmap.sh/backend"
 
 // Catalogue lists every skill, in roadmap order.
@@ -58,6 +66,10 @@ var Catalogue = []Skill{
 	{SecurityHeader, "Security headers", roadmap + "#web-security"},
 	{RateLimiting, "Rate limiting", roadmap + "#rate-limiting"},
 	{Scaling, "Horizontal scaling (shared state)", roadmap + "#horizontal-vs-vertical-scaling"},
+	{HealthChecks, "Health checks (liveness, readiness)", roadmap + "#monitoring"},
+	{Logging, "Structured logging", roadmap + "#instrumentation"},
+	{Metrics, "Metrics (Prometheus)", roadmap + "#telemetry"},
+	{Observability, "Observability (request ids, trace context)", roadmap + "#observability"},
 }
 
 var index = func() map[string]int {

@@ -318,7 +318,7 @@ func TestDockerServices(t *testing.T) {
 			t.Fatalf("the instance uses the management API %s that does not answer", m)
 		}
 		t0 := time.Now()
-		lease, err := inst.Isolate(ctx, scopeName("exec"))
+		lease, err := inst.Isolate(ctx, scopeName(runID, "exec"))
 		if err != nil {
 			t.Fatal(err)
 		}

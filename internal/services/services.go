@@ -97,6 +97,19 @@ type Options struct {
 	PostgresURL, RedisURL, AMQPURL, AMQPManagementURL string
 	// RunID is the value of the io.grader.run label (a random one when empty).
 	RunID string
+	// Untrusted says the scopes run untrusted code (a batch): a Postgres
+	// that trusts host connections is refused unless AllowTrustingPostgres,
+	// and RabbitMQ in external mode needs its management API (a user and a
+	// vhost per scope).
+	Untrusted             bool
+	AllowTrustingPostgres bool
+	// ServerPerScope gives each scope a Redis server of its own in docker
+	// mode (a small container each) instead of a logical database of the
+	// shared one, which SELECT would let a submission leave.
+	ServerPerScope bool
+	// ConnLimit is the most connections each scope's Postgres role may hold
+	// (0: service.DefaultConnLimit).
+	ConnLimit int
 	// Logf prints progress lines (nil: none).
 	Logf func(format string, args ...any)
 	// Getenv reads the environment (nil: os.Getenv); tests replace it.
@@ -330,7 +343,11 @@ func (s *Servers) Isolate(ctx context.Context, id string) (*Scope, error) {
 		for k, v := range svc.Env(lease.URL) {
 			sc.Env[k] = v
 		}
-		for k, v := range svc.Env(s.netURL(svc, lease.URL)) {
+		netURL := lease.NetURL
+		if netURL == "" {
+			netURL = s.netURL(svc, lease.URL)
+		}
+		for k, v := range svc.Env(netURL) {
 			sc.NetEnv[k] = v
 		}
 		sc.Handles[svc.Name()] = lease.Handle

@@ -84,6 +84,7 @@ graded (re-run to retry those), 130 interrupted.`,
 	}
 	registerRunFlags(cmd, &run)
 	svc.register(cmd)
+	svc.registerTrustFlag(cmd)
 	fl := cmd.Flags()
 	fl.Lookup("stage").Usage = "the stage to grade every submission at (required); earlier stages run too"
 	fl.Lookup("seed").Usage = "one seed for every submission (default: a random one each, printed in its report)"

@@ -57,6 +57,14 @@ type ServiceOptions struct {
 	// RunID labels what the run creates.
 	RunID string
 	Logf  func(format string, args ...any)
+	// Untrusted: the runs execute untrusted code (batch sets it): each gets
+	// a Redis server of its own in docker mode, and a server that lets a run
+	// bypass its credentials is refused unless AllowTrustingPostgres.
+	Untrusted             bool
+	AllowTrustingPostgres bool
+	// ConnLimit is the most connections each run's Postgres role may hold
+	// (0: the services' default, 20).
+	ConnLimit int
 }
 
 // Modes are the values ServiceOptions.Mode takes.

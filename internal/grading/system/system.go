@@ -54,6 +54,8 @@ func options(o grading.ServiceOptions) services.Options {
 		Mode:        services.Mode(o.Mode),
 		PostgresURL: o.PostgresURL, RedisURL: o.RedisURL, AMQPURL: o.AMQPURL, AMQPManagementURL: o.AMQPManagementURL,
 		Images: o.Images, RunID: o.RunID, Logf: o.Logf,
+		Untrusted: o.Untrusted, ServerPerScope: o.Untrusted,
+		AllowTrustingPostgres: o.AllowTrustingPostgres, ConnLimit: o.ConnLimit,
 	}
 }
 

@@ -67,6 +67,18 @@ type ServiceOptions struct {
 	ConnLimit int
 }
 
+// CleanOptions say what `grader clean` removes.
+type CleanOptions struct {
+	// All removes what live runs own too (by default only what no running
+	// grader owns).
+	All bool
+	// Runs limits it to these run ids (empty: every run).
+	Runs []string
+	// Services say where to look: Mode docker, external or auto (both,
+	// where they answer), and the external servers' URLs.
+	Services ServiceOptions
+}
+
 // Modes are the values ServiceOptions.Mode takes.
 var Modes = []string{"docker", "external", "auto"}
 
@@ -75,8 +87,8 @@ type Services interface {
 	Start(ctx context.Context, o ServiceOptions, need []grader.Service) (Servers, error)
 	// Doctor writes what it finds to w and reports whether the grader can run.
 	Doctor(ctx context.Context, o ServiceOptions, w io.Writer) bool
-	// Clean removes what killed runs left behind.
-	Clean(ctx context.Context, w io.Writer) error
+	// Clean removes what killed runs left behind (every run's with o.All).
+	Clean(ctx context.Context, o CleanOptions, w io.Writer) error
 	// Names lists the backing services the grader can provide, in order.
 	Names() []grader.Service
 }

@@ -73,11 +73,12 @@ func (Services) Doctor(ctx context.Context, o grading.ServiceOptions, w io.Write
 	return services.Doctor(ctx, options(o), w)
 }
 
-// Clean removes what killed runs left behind.
+// Names lists the backing services.
 func (Services) Names() []grader.Service { return services.Names() }
 
-func (Services) Clean(ctx context.Context, w io.Writer) error {
-	return translate(services.Clean(ctx, w))
+// Clean removes what killed runs left behind.
+func (Services) Clean(ctx context.Context, o grading.CleanOptions, w io.Writer) error {
+	return translate(services.Clean(ctx, services.CleanOptions{All: o.All, Runs: o.Runs, Services: options(o.Services)}, w))
 }
 
 type servers struct{ s *services.Servers }

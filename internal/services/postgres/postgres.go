@@ -217,6 +217,39 @@ type instance struct {
 
 func (in *instance) Notes() []string { return nil }
 
+// Leftovers are the grader_* databases and roles, one per scope name.
+func (in *instance) Leftovers(ctx context.Context) ([]service.Leftover, error) {
+	rows, err := in.admin.Query(ctx, `SELECT datname::text, 'database' FROM pg_database WHERE starts_with(datname, $1)
+		UNION SELECT rolname::text, 'role' FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY 1, 2`, service.ScopePrefix)
+	if err != nil {
+		return nil, pgErr("list the grader's databases and roles", err)
+	}
+	kinds := map[string][]string{}
+	var names []string
+	for rows.Next() {
+		var name, kind string
+		if err := rows.Scan(&name, &kind); err != nil {
+			rows.Close()
+			return nil, pgErr("list the grader's databases and roles", err)
+		}
+		if kinds[name] == nil {
+			names = append(names, name)
+		}
+		kinds[name] = append(kinds[name], kind)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, pgErr("list the grader's databases and roles", err)
+	}
+	var out []service.Leftover
+	for _, name := range names {
+		out = append(out, service.Leftover{Scope: name,
+			What: fmt.Sprintf("postgres %s %s", strings.Join(kinds[name], " and "), name),
+			Drop: func(ctx context.Context) error { return in.drop(ctx, name) }})
+	}
+	return out, nil
+}
+
 func (in *instance) Close() error {
 	in.admin.Close()
 	return nil

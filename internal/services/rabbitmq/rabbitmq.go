@@ -159,6 +159,60 @@ func (in *instance) Notes() []string { return in.notes }
 
 func (in *instance) Close() error { return nil }
 
+// Leftovers are the grader_* vhosts and users (through the management API;
+// without it the grader made none in external mode; in docker mode they go
+// with the container).
+func (in *instance) Leftovers(ctx context.Context) ([]service.Leftover, error) {
+	if in.mgmt == "" || in.ctr != nil {
+		return nil, nil
+	}
+	var out []service.Leftover
+	for _, kind := range []string{"vhosts", "users"} {
+		var items []struct {
+			Name string `json:"name"`
+		}
+		if err := mgmtGet(ctx, in.mgmt, in.url, "/api/"+kind, &items); err != nil {
+			return nil, fmt.Errorf("rabbitmq: list the %s: %w", kind, err)
+		}
+		for _, it := range items {
+			if !strings.HasPrefix(it.Name, service.ScopePrefix) {
+				continue
+			}
+			path := "/api/" + kind + "/" + url.PathEscape(it.Name)
+			out = append(out, service.Leftover{Scope: it.Name,
+				What: "rabbitmq " + strings.TrimSuffix(kind, "s") + " " + it.Name,
+				Drop: func(ctx context.Context) error { return mgmtDo(ctx, in.mgmt, in.url, http.MethodDelete, path, nil) }})
+		}
+	}
+	return out, nil
+}
+
+// mgmtGet GETs a management API path and decodes its JSON into v.
+func mgmtGet(ctx context.Context, mgmt, amqpURL, path string, v any) error {
+	u, err := url.Parse(mgmt)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("bad management url %q: want http://host:15672", service.Redact(mgmt))
+	}
+	user, pass := mgmtCredentials(mgmt, amqpURL)
+	u.User, u.RawPath = nil, ""
+	u.Path = strings.TrimRight(u.Path, "/")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String()+path, nil)
+	if err != nil {
+		return err
+	}
+	req.SetBasicAuth(user, pass)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
+		return fmt.Errorf("GET %s: %s %s", path, resp.Status, strings.TrimSpace(string(b)))
+	}
+	return json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(v)
+}
+
 // ManagementURL is the management API the instance makes vhosts with ("":
 // none). Tests use it.
 func ManagementURL(i service.Instance) string {

@@ -172,9 +172,26 @@ type Instance interface {
 	Isolate(ctx context.Context, name string) (*Lease, error)
 	// Notes are remarks for the report (e.g. that broker state is shared).
 	Notes() []string
+	// Leftovers lists what scopes made on the server and did not give back
+	// (grader clean, external mode): everything named grader_*, whatever
+	// its run; the caller decides which to drop.
+	Leftovers(ctx context.Context) ([]Leftover, error)
 	// Close drops the administrative handles (not the leases).
 	Close() error
 }
+
+// Leftover is one thing a scope made on a server.
+type Leftover struct {
+	// Scope is the scope's name (grader_<run>_..., as Isolate was given it).
+	Scope string
+	// What says what it is, for messages ("database grader_x_1a2b3c").
+	What string
+	// Drop removes it (and only it).
+	Drop func(ctx context.Context) error
+}
+
+// ScopePrefix starts the name of everything Isolate is asked to make.
+const ScopePrefix = "grader_"
 
 // Lease is one run's share of a server.
 type Lease struct {

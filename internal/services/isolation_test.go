@@ -118,6 +118,10 @@ func TestDockerBatchIsolation(t *testing.T) {
 		t.Errorf("run A's Redis without its password: %v; want NOAUTH", err)
 	}
 	anon.Close()
+	rimg, _ := (Options{Images: testImages(t)}).withDefaults().image(grader.Redis)
+	if out := runOnNetwork(t, s, rimg, nil, "redis-cli", "--no-auth-warning", "-u", a.NetEnv["REDIS_URL"], "GET", "k"); strings.TrimSpace(out) != "a" {
+		t.Errorf("redis-cli on the network with run A's NetEnv printed %q, want %q", out, "a")
+	}
 	// Postgres: A's role cannot reach B's database.
 	cross := service.WithCredentials(a.Env["DATABASE_URL"], a.Env["PGUSER"], a.Env["PGPASSWORD"], b.Env["PGDATABASE"])
 	if conn, err := pgx.Connect(ctx, cross); err == nil {

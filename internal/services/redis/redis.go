@@ -289,8 +289,10 @@ func scopedSpec(password string) service.ContainerSpec {
 		Ports:        []string{Port},
 		Cmd:          cmd,
 		ReadyTimeout: 60 * time.Second,
+		// The user is named: redis-cli (7.0) sends AUTH "" <password> for
+		// an empty one, which the server refuses.
 		AdminURL: func(addr func(string) string) string {
-			return "redis://:" + password + "@" + addr(Port) + "/0"
+			return "redis://default:" + password + "@" + addr(Port) + "/0"
 		},
 	}
 }

@@ -57,6 +57,26 @@ type ServiceOptions struct {
 	// RunID labels what the run creates.
 	RunID string
 	Logf  func(format string, args ...any)
+	// Untrusted: the runs execute untrusted code (batch sets it): each gets
+	// a Redis server of its own in docker mode, and a server that lets a run
+	// bypass its credentials is refused unless AllowTrustingPostgres.
+	Untrusted             bool
+	AllowTrustingPostgres bool
+	// ConnLimit is the most connections each run's Postgres role may hold
+	// (0: the services' default, 20).
+	ConnLimit int
+}
+
+// CleanOptions say what `grader clean` removes.
+type CleanOptions struct {
+	// All removes what live runs own too (by default only what no running
+	// grader owns).
+	All bool
+	// Runs limits it to these run ids (empty: every run).
+	Runs []string
+	// Services say where to look: Mode docker, external or auto (both,
+	// where they answer), and the external servers' URLs.
+	Services ServiceOptions
 }
 
 // Modes are the values ServiceOptions.Mode takes.
@@ -67,8 +87,8 @@ type Services interface {
 	Start(ctx context.Context, o ServiceOptions, need []grader.Service) (Servers, error)
 	// Doctor writes what it finds to w and reports whether the grader can run.
 	Doctor(ctx context.Context, o ServiceOptions, w io.Writer) bool
-	// Clean removes what killed runs left behind.
-	Clean(ctx context.Context, w io.Writer) error
+	// Clean removes what killed runs left behind (every run's with o.All).
+	Clean(ctx context.Context, o CleanOptions, w io.Writer) error
 	// Names lists the backing services the grader can provide, in order.
 	Names() []grader.Service
 }

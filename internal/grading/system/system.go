@@ -54,6 +54,8 @@ func options(o grading.ServiceOptions) services.Options {
 		Mode:        services.Mode(o.Mode),
 		PostgresURL: o.PostgresURL, RedisURL: o.RedisURL, AMQPURL: o.AMQPURL, AMQPManagementURL: o.AMQPManagementURL,
 		Images: o.Images, RunID: o.RunID, Logf: o.Logf,
+		Untrusted: o.Untrusted, ServerPerScope: o.Untrusted,
+		AllowTrustingPostgres: o.AllowTrustingPostgres, ConnLimit: o.ConnLimit,
 	}
 }
 
@@ -71,11 +73,12 @@ func (Services) Doctor(ctx context.Context, o grading.ServiceOptions, w io.Write
 	return services.Doctor(ctx, options(o), w)
 }
 
-// Clean removes what killed runs left behind.
+// Names lists the backing services.
 func (Services) Names() []grader.Service { return services.Names() }
 
-func (Services) Clean(ctx context.Context, w io.Writer) error {
-	return translate(services.Clean(ctx, w))
+// Clean removes what killed runs left behind.
+func (Services) Clean(ctx context.Context, o grading.CleanOptions, w io.Writer) error {
+	return translate(services.Clean(ctx, services.CleanOptions{All: o.All, Runs: o.Runs, Services: options(o.Services)}, w))
 }
 
 type servers struct{ s *services.Servers }

@@ -169,7 +169,40 @@ func (r *Report) Tally() {
 		r.Skills = append(r.Skills, *s)
 	}
 	sort.Slice(r.Skills, func(i, j int) bool { return skills.Order(r.Skills[i].ID) < skills.Order(r.Skills[j].ID) })
+	rootBlockers(r.Stages)
 	r.Causes = causes(r.Stages)
+}
+
+// rootBlockers points every blocked check at the root of its cause: a check
+// blocked by one that is itself blocked (persistence.sort by rest.create,
+// blocked in turn by auth.register-login) names the last check of the
+// chain, so one cause is reported once, where it is graded.
+func rootBlockers(stages []StageResult) {
+	blockedBy := map[string]string{}
+	for _, st := range stages {
+		for _, c := range st.Checks {
+			if c.Status == StatusBlocked {
+				blockedBy[c.ID] = c.BlockedBy
+			}
+		}
+	}
+	for i := range stages {
+		for j := range stages[i].Checks {
+			c := &stages[i].Checks[j]
+			if c.Status != StatusBlocked {
+				continue
+			}
+			seen := map[string]bool{c.ID: true}
+			for {
+				next, ok := blockedBy[c.BlockedBy]
+				if !ok || seen[c.BlockedBy] {
+					break
+				}
+				seen[c.BlockedBy] = true
+				c.BlockedBy = next
+			}
+		}
+	}
 }
 
 // causes groups the blocked checks by the check that grades their cause,

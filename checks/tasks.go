@@ -6,6 +6,7 @@ package checks
 import (
 	"github.com/backend-grader/grader/checks/auth"
 	"github.com/backend-grader/grader/checks/caching"
+	"github.com/backend-grader/grader/checks/events"
 	"github.com/backend-grader/grader/checks/http"
 	"github.com/backend-grader/grader/checks/persistence"
 	"github.com/backend-grader/grader/checks/ratelimiting"
@@ -26,5 +27,6 @@ var Tasks = grader.Track{
 		caching.Stage,
 		security.Stage,
 		ratelimiting.Stage,
+		events.Stage,
 	},
 }

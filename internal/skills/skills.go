@@ -31,6 +31,11 @@ const (
 	Scaling        = "horizontal-scaling"
 	Concurrency    = "concurrency"
 	Deployment     = "service-lifecycle"
+	MessageBrokers = "message-brokers"
+	AsyncWork      = "asynchronous-processing"
+	Webhooks       = "webhooks"
+	Idempotency    = "idempotency"
+	Tracing        = "distributed-tracing"
 )
 
 const roadmap = "https://roadmap.sh/backend"
@@ -58,6 +63,11 @@ var Catalogue = []Skill{
 	{SecurityHeader, "Security headers", roadmap + "#web-security"},
 	{RateLimiting, "Rate limiting", roadmap + "#rate-limiting"},
 	{Scaling, "Horizontal scaling (shared state)", roadmap + "#horizontal-vs-vertical-scaling"},
+	{MessageBrokers, "Message brokers (RabbitMQ)", roadmap + "#message-brokers"},
+	{AsyncWork, "Asynchronous processing and queues", roadmap + "#message-brokers"},
+	{Idempotency, "Idempotency and at-least-once delivery", roadmap + "#message-brokers"},
+	{Webhooks, "Webhooks", roadmap + "#webhooks"},
+	{Tracing, "Distributed tracing (trace context)", roadmap + "#observability"},
 }
 
 var index = func() map[string]int {

@@ -87,7 +87,7 @@ func listen(ctx context.Context, h *harness.H) (*listener, error) {
 	if !ok {
 		return nil, grader.Blockedf("events.topology", "the exchange %s does not exist in the service's vhost, so no event can be read", eventsExchange)
 	}
-	q, err := a.DeclareQueue(ctx, "", harness.QueueOptions{Exclusive: true, AutoDelete: true})
+	q, err := a.DeclareQueue(ctx, "", harness.QueueOptions{Exclusive: true})
 	if err != nil {
 		return nil, err
 	}

@@ -35,16 +35,18 @@ func topologyDeclared(ctx context.Context, h *harness.H) error {
 				WithHint("declare %s as type %s, durable, not auto-delete; delete the old one (rabbitmqadmin delete exchange name=%s) if you change it", x.name, x.kind, x.name)
 		}
 	}
-	info, found, err := a.QueueInfo(ctx, commandsQueue)
-	if errors.Is(err, harness.ErrNoManagement) {
-		return grader.Skipf("reading a queue's arguments needs the RabbitMQ management API: pass --amqp-management-url http://user:pass@host:15672")
+	for _, q := range []string{commandsQueue, dlqQueue} {
+		if _, ok, err := a.InspectQueue(ctx, q); err != nil {
+			return err
+		} else if !ok {
+			h.MarkDecisive()
+			return grader.Failf("the queue %s does not exist in the service's vhost", q).
+				WithHint("declare the durable queues tasks.commands (with x-dead-letter-exchange: tasks.dlx) and tasks.commands.dlq (bound to tasks.dlx) at start-up")
+		}
 	}
+	info, err := queueInfo(ctx, a, commandsQueue)
 	if err != nil {
-		return grader.Errorf("reading %s through the management API: %v", commandsQueue, err)
-	}
-	if !found {
-		return grader.Failf("the queue %s does not exist in the service's vhost", commandsQueue).
-			WithHint("declare the durable queue tasks.commands at start-up with the argument x-dead-letter-exchange: tasks.dlx")
+		return err
 	}
 	if !info.Durable {
 		return grader.Failf("the queue %s is not durable", commandsQueue).WithHint("declare it durable so that commands survive a broker restart")
@@ -54,13 +56,12 @@ func topologyDeclared(ctx context.Context, h *harness.H) error {
 		return grader.Failf("the queue %s has x-dead-letter-exchange %s, expected %q", commandsQueue, describeArg(info.Arguments["x-dead-letter-exchange"]), dlxExchange).
 			WithHint("declare tasks.commands with the argument x-dead-letter-exchange = tasks.dlx, so that rejected commands go to the dead-letter queue (an existing queue keeps its arguments: delete it first)")
 	}
-	dinfo, found, err := a.QueueInfo(ctx, dlqQueue)
+	dinfo, err := queueInfo(ctx, a, dlqQueue)
 	if err != nil {
-		return grader.Errorf("reading %s through the management API: %v", dlqQueue, err)
+		return err
 	}
-	if !found || !dinfo.Durable {
-		return grader.Failf("the queue %s does not exist or is not durable", dlqQueue).
-			WithHint("declare the durable queue tasks.commands.dlq and bind it to tasks.dlx")
+	if !dinfo.Durable {
+		return grader.Failf("the queue %s is not durable", dlqQueue).WithHint("declare tasks.commands.dlq durable: dead letters are kept for a person to look at")
 	}
 	probe := fmt.Sprintf("grader-probe-%08x", h.Rand.Uint32())
 	if err := a.Publish(ctx, dlxExchange, commandsQueue, harness.Message{MessageID: probe, ContentType: "text/plain", Body: []byte("dead-letter routing probe")}); err != nil {
@@ -89,4 +90,30 @@ func describeArg(v any) string {
 		return "(not set)"
 	}
 	return fmt.Sprintf("%q", fmt.Sprint(v))
+}
+
+// queueInfo reads a queue the broker says exists through the management
+// API, which may take a few seconds to list a new queue.
+func queueInfo(ctx context.Context, a *harness.AMQP, q string) (harness.QueueInfo, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, found, err := a.QueueInfo(ctx, q)
+		if errors.Is(err, harness.ErrNoManagement) {
+			return info, grader.Skipf("reading a queue's arguments needs the RabbitMQ management API: pass --amqp-management-url http://user:pass@host:15672")
+		}
+		if err != nil {
+			return info, grader.Errorf("reading %s through the management API: %v", q, err)
+		}
+		if found {
+			return info, nil
+		}
+		if time.Now().After(deadline) {
+			return info, grader.Errorf("the broker has the queue %s, but its management API did not list it within 10 s", q)
+		}
+		select {
+		case <-ctx.Done():
+			return info, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }

@@ -210,7 +210,7 @@ func poisonDeadLettered(ctx context.Context, h *harness.H) error {
 	if err := publishCommand(ctx, l.a, "", command(expect.RandomUUID(h.Rand), mine, owner)); err != nil {
 		return err
 	}
-	if ok, err := completedBy(ctx, l, mine, eventWait); err != nil {
+	if ok, err := doneInAPI(ctx, h, mine, eventWait); err != nil {
 		return err
 	} else if !ok {
 		h.MarkDecisive()
@@ -296,4 +296,23 @@ func commandDurable(ctx context.Context, h *harness.H) error {
 	h.MarkDecisive()
 	return grader.Failf("a todo.complete command that arrived while Postgres was unreachable was never applied (15 s after Postgres came back todo %s is %q): it was acknowledged before its change was committed, or dead-lettered", id, st).
 		WithHint("acknowledge a command only after its transaction commits; when a dependency fails, nack it with requeue (or retry) instead of rejecting or acknowledging it")
+}
+
+// doneInAPI polls GET /todos/{id} until its status is done or wait passes.
+func doneInAPI(ctx context.Context, h *harness.H, id string, wait time.Duration) (bool, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		st, err := status(ctx, h, "", id)
+		if err != nil || st == "done" {
+			return st == "done", err
+		}
+		if time.Now().After(deadline) {
+			return false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }

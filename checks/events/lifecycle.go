@@ -36,6 +36,9 @@ func createdEvent(ctx context.Context, h *harness.H) error {
 	if err := checkEnvelope(evs[0], "todo.created"); err != nil {
 		return err
 	}
+	if err := checkProperties(evs[0], "todo.created"); err != nil {
+		return err
+	}
 	return sameAsAPI(evs[0], t, owner)
 }
 

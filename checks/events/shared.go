@@ -109,7 +109,7 @@ func (l *listener) until(ctx context.Context, wait time.Duration, done func([]ev
 		if left <= 0 {
 			return false, nil
 		}
-		msgs, err := l.a.Consume(ctx, l.queue, 50, min(left, 2*time.Second))
+		msgs, err := l.a.Consume(ctx, l.queue, 50, min(left, 500*time.Millisecond))
 		if err != nil {
 			return false, err
 		}

@@ -6,6 +6,7 @@ package checks
 import (
 	"github.com/backend-grader/grader/checks/auth"
 	"github.com/backend-grader/grader/checks/caching"
+	"github.com/backend-grader/grader/checks/events"
 	"github.com/backend-grader/grader/checks/http"
 	"github.com/backend-grader/grader/checks/observability"
 	"github.com/backend-grader/grader/checks/persistence"
@@ -27,7 +28,7 @@ var Tasks = grader.Track{
 		caching.Stage,
 		security.Stage,
 		ratelimiting.Stage,
-		// events (stage 8) goes here, before observability.
+		events.Stage,
 		observability.Stage,
 	},
 }

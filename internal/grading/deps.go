@@ -42,7 +42,9 @@ type Scope struct {
 	PG      *pgxpool.Pool
 	Redis   *redis.Client
 	AMQPURL string
-	Faults  harness.Faults
+	// AMQPManagementURL is the broker's management API ("" when none).
+	AMQPManagementURL string
+	Faults            harness.Faults
 	// Notes are said in the report (e.g. broker state is shared).
 	Notes []string
 	// Release removes the run's share (never nil).

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/backend-grader/grader/internal/faults"
 	"github.com/backend-grader/grader/internal/verdict"
 )
 
@@ -116,6 +117,7 @@ type H struct {
 	Tables Tables
 
 	client    *http.Client
+	proxies   *faults.Set   // the fault proxies in front of the service's dependencies (nil: none)
 	redisBase *redis.Client // the run's client, unrecorded
 	check     *checkState
 	shared    *shared
@@ -166,6 +168,9 @@ type Options struct {
 	BasePath string
 	// Tables names where the data lives (grader.yaml tables).
 	Tables Tables
+	// Proxies are the fault proxies between the service and its
+	// dependencies, named after them (nil: the service dials them directly).
+	Proxies *faults.Set
 }
 
 // Tables says, per logical table (todos, users), the project's table and
@@ -206,6 +211,7 @@ func New(o Options) *H {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 		redisBase: o.Redis,
+		proxies:   o.Proxies,
 		check:     &checkState{},
 		shared:    &shared{},
 	}

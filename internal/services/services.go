@@ -54,6 +54,7 @@ import (
 
 	"github.com/backend-grader/grader/internal/grader"
 	"github.com/backend-grader/grader/internal/harness"
+	"github.com/backend-grader/grader/internal/services/rabbitmq"
 	"github.com/backend-grader/grader/internal/services/runlock"
 	"github.com/backend-grader/grader/internal/services/service"
 )
@@ -290,6 +291,9 @@ type Scope struct {
 	PG      *pgxpool.Pool
 	Redis   *redis.Client
 	AMQPURL string
+	// AMQPManagementURL is the broker's management API ("" when the
+	// grader knows none), for reading queue arguments in the run's vhost.
+	AMQPManagementURL string
 	// Handles are the same by service (what each service's Lease.Handle is).
 	Handles map[grader.Service]any
 	// Faults breaks the services (docker mode); harness.ErrNoFaults otherwise.
@@ -359,6 +363,7 @@ func (s *Servers) Isolate(ctx context.Context, id string) (*Scope, error) {
 		case string:
 			if svc.Name() == grader.RabbitMQ {
 				sc.AMQPURL = h
+				sc.AMQPManagementURL = rabbitmq.ManagementURL(s.insts[svc.Name()])
 			}
 		}
 	}

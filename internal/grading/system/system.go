@@ -94,7 +94,7 @@ func (s servers) Isolate(ctx context.Context, id string) (*grading.Scope, error)
 	}
 	return &grading.Scope{
 		Env: sc.Env, NetEnv: sc.NetEnv,
-		PG: sc.PG, Redis: sc.Redis, AMQPURL: sc.AMQPURL, Faults: sc.Faults,
+		PG: sc.PG, Redis: sc.Redis, AMQPURL: sc.AMQPURL, AMQPManagementURL: sc.AMQPManagementURL, Faults: sc.Faults,
 		Notes:   sc.Notes,
 		Release: func(ctx context.Context) error { return translate(sc.Release(ctx)) },
 	}, nil

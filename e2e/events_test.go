@@ -1,16 +1,11 @@
 package e2e
 
 import (
-	"encoding/json"
 	"net"
 	"os"
-	"path/filepath"
-	"sort"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/google/go-cmp/cmp"
 )
 
 // mgmtURL is the RabbitMQ management API the events runs isolate their
@@ -68,41 +63,6 @@ func TestEventsReferenceConcurrentRuns(t *testing.T) {
 	}
 }
 
-// TestEventsDefects: every events defect fails exactly its checks.
-func TestEventsDefects(t *testing.T) {
-	needBroker(t)
-	var names []string
-	defects := eventsDefects(t)
-	for n, d := range defects {
-		if d.Stage == "events" {
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names)
-	const workers = 2
-	pool := make(chan string, workers)
-	for i := 0; i < workers; i++ {
-		pool <- copyFixture(t, "tasks-api")
-	}
-	for _, name := range names {
-		d := defects[name]
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			dir := <-pool
-			defer func() { pool <- dir }()
-			r := eventsRun(t, dir, "--env", "TASKS_API_DEFECTS="+name)
-			if r.report == nil {
-				t.Fatalf("exit %d, no report\nstderr:\n%s", r.code, tail(r.stderr, 30))
-			}
-			want := append(append([]string(nil), d.Fails...), d.Blocked...)
-			sort.Strings(want)
-			if diff := cmp.Diff(want, notPassing(r.report)); diff != "" {
-				t.Errorf("checks not passing (-want +got):\n%s\n%s", diff, reportSummary(r))
-			}
-		})
-	}
-}
-
 // TestEventsDockerMode: the reference passes --stage events with the
 // grader's own containers (the grader owns the broker).
 func TestEventsDockerMode(t *testing.T) {
@@ -113,24 +73,4 @@ func TestEventsDockerMode(t *testing.T) {
 		t.Errorf("exit %d\n%s\nstderr:\n%s", r.code, reportSummary(r), tail(r.stderr, 30))
 	}
 	assertNoContainersLeft(t)
-}
-
-// eventsDefect is a defects.json entry with its blocked checks.
-type eventsDefect struct {
-	Stage   string   `json:"stage"`
-	Fails   []string `json:"fails"`
-	Blocked []string `json:"blocked"`
-}
-
-func eventsDefects(t *testing.T) map[string]eventsDefect {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot, "fixtures", "tasks-api", "defects.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]eventsDefect
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
 }

@@ -26,19 +26,3 @@ func TestReferencePassesObservability(t *testing.T) {
 	}
 	assertNothingLeft(t, dir)
 }
-
-// TestObservabilityDefects runs the observability stage's defects alone
-// (TestDefectsFailExactlyTheirChecks runs them with all the others): each
-// fails exactly its checks.
-func TestObservabilityDefects(t *testing.T) {
-	mine := map[string]fixtureCase{}
-	for name, d := range loadDefects(t) {
-		if d.Stage == "observability" {
-			mine[name] = d
-		}
-	}
-	if len(mine) < 12 {
-		t.Fatalf("%d observability defects, want one per check at least", len(mine))
-	}
-	runCases(t, mine, "TASKS_API_DEFECTS", 2)
-}

@@ -347,6 +347,10 @@ func gradeReference(dir string, run refRun, timeout time.Duration) (*statusRepor
 	}
 	args := []string{"check", dir, "--stage", run.Stage, "--services", services,
 		"--format", "json", "--seed", fmt.Sprint(seed)}
+	if services == "external" {
+		// A vhost per run on the machine's broker (the events stage).
+		args = append(args, "--amqp-management-url", mgmtURL())
+	}
 	if run.Only {
 		args = append(args, "--only")
 	}

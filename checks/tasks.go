@@ -11,6 +11,7 @@ import (
 	"github.com/backend-grader/grader/checks/observability"
 	"github.com/backend-grader/grader/checks/persistence"
 	"github.com/backend-grader/grader/checks/ratelimiting"
+	"github.com/backend-grader/grader/checks/resilience"
 	"github.com/backend-grader/grader/checks/rest"
 	"github.com/backend-grader/grader/checks/security"
 	"github.com/backend-grader/grader/internal/grader"
@@ -30,5 +31,6 @@ var Tasks = grader.Track{
 		ratelimiting.Stage,
 		events.Stage,
 		observability.Stage,
+		resilience.Stage,
 	},
 }

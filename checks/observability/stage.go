@@ -13,8 +13,7 @@
 //
 // Readiness under a failing dependency (Postgres down -> 503, Redis or
 // RabbitMQ down -> named in checks while still 200, all "ok" again once
-// back) needs the fault proxy in the harness; those checks join this stage
-// with it.
+// back) takes the dependency away at the grader's fault proxy.
 package observability
 
 import (
@@ -31,6 +30,9 @@ var spec string
 // logTimeout covers a few requests and the wait for their lines.
 const logTimeout = 20 * time.Second
 
+// faultTimeout covers taking dependencies away and waiting for their return.
+const faultTimeout = 30 * time.Second
+
 // Stage is the observability stage.
 var Stage = grader.Stage{
 	ID:    "observability",
@@ -41,6 +43,10 @@ var Stage = grader.Stage{
 			Skills: []string{skills.HealthChecks}, Run: live},
 		{ID: "observability.ready", Title: "GET /health/ready answers 200 with status \"ok\" and an \"ok\" entry per dependency", Points: 2,
 			Skills: []string{skills.HealthChecks, skills.JSON}, Run: ready},
+		{ID: "observability.ready-postgres-down", Title: "With Postgres down /health/ready answers 503 naming it, and 200 with every entry \"ok\" within 5 s of its return", Points: 3,
+			Skills: []string{skills.HealthChecks, skills.Degradation}, Timeout: faultTimeout, Run: readyPostgresDown},
+		{ID: "observability.ready-degraded", Title: "With Redis or RabbitMQ down /health/ready stays 200 and names it within 2 s, \"ok\" again within 5 s of its return", Points: 3,
+			Skills: []string{skills.HealthChecks, skills.Degradation}, Timeout: faultTimeout, Run: readyDegraded},
 		{ID: "observability.health-methods", Title: "Other methods on /health/live and /health/ready answer 405 with Allow", Points: 1,
 			Skills: []string{skills.HealthChecks, skills.HTTP}, Run: healthMethods},
 		{ID: "observability.access-log", Title: "Each /todos request has exactly one JSON access line with its request id, method, path, status, duration, time and level", Points: 3,

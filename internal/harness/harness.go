@@ -53,6 +53,18 @@ type OutputReader interface {
 	OutputSince(mark uint64) (lines []string, lost uint64)
 }
 
+// Terminator is implemented by a Service whose run command the grader can
+// send SIGTERM and watch end (a process on the host). The graceful-shutdown
+// check skips without it.
+type Terminator interface {
+	// Terminate sends SIGTERM to the process group of the run command and
+	// waits up to wait for the process to end, never sending SIGKILL. code
+	// is its exit code (-1 when a signal ended it); ended is false when it
+	// still ran after wait. Restart starts the service again (and kills
+	// what is left).
+	Terminate(ctx context.Context, wait time.Duration) (code int, ended bool, err error)
+}
+
 // Instance is an extra instance started by Service.StartInstance.
 type Instance interface {
 	URL() string

@@ -46,6 +46,12 @@ const (
 	Observability = "observability"
 )
 
+// Resilience (the resilience stage).
+const (
+	Degradation      = "graceful-degradation"
+	GracefulShutdown = "graceful-shutdown"
+)
+
 const roadmap = "https://roadmap.sh/backend"
 
 // Catalogue lists every skill, in roadmap order.
@@ -80,6 +86,8 @@ var Catalogue = []Skill{
 	{Logging, "Structured logging", roadmap + "#instrumentation"},
 	{Metrics, "Metrics (Prometheus)", roadmap + "#telemetry"},
 	{Observability, "Observability (request ids, trace context)", roadmap + "#observability"},
+	{Degradation, "Resilience and graceful degradation (timeouts, fail-open, 503)", roadmap + "#graceful-degradation"},
+	{GracefulShutdown, "Graceful shutdown", roadmap + "#graceful-degradation"},
 }
 
 var index = func() map[string]int {

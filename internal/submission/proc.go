@@ -139,6 +139,34 @@ func (p *osProc) kill() {
 	p.waitOutput(time.Second)
 }
 
+// terminate sends SIGTERM to the group once and waits up to wait for the
+// process to be reaped; it returns the exit code (-1: ended by a signal)
+// and whether it ended. It never sends SIGKILL: stop does that.
+func (p *osProc) terminate(ctx context.Context, wait time.Duration) (int, bool, error) {
+	select {
+	case <-p.exited:
+		return 0, false, errors.New("the service had already ended")
+	default:
+	}
+	p.stopping.Store(true)
+	if err := syscall.Kill(-p.pgid, syscall.SIGTERM); err != nil {
+		return 0, false, fmt.Errorf("sending SIGTERM to process group %d: %w", p.pgid, err)
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-p.exited:
+	case <-t.C:
+		return 0, false, nil
+	case <-ctx.Done():
+		return 0, false, ctx.Err()
+	}
+	if p.state == nil {
+		return -1, true, nil
+	}
+	return p.state.ExitCode(), true, nil
+}
+
 // stop sends SIGTERM to the group, then SIGKILL after stopGrace (or when ctx
 // ends), and waits until the process is reaped. Safe to call more than once
 // and concurrently.

@@ -198,6 +198,22 @@ func (p *Process) Restart(ctx context.Context) error {
 	return nil
 }
 
+// Terminate sends SIGTERM to the main instance's process group and waits
+// up to wait for it to end, without SIGKILL (harness.Terminator). Restart
+// starts it again.
+func (p *Process) Terminate(ctx context.Context, wait time.Duration) (int, bool, error) {
+	p.mu.Lock()
+	r := p.main
+	p.mu.Unlock()
+	op, ok := r.(*osProc)
+	if !ok {
+		return 0, false, errors.New("the service runs in a container, which the grader does not signal itself")
+	}
+	return op.terminate(ctx, wait)
+}
+
+var _ harness.Terminator = (*Process)(nil)
+
 // RestartError is Restart's error when the service did not listen again:
 // Error names what happened; why is Exited's to say (and Cause's).
 type RestartError struct {

@@ -46,6 +46,11 @@ func gracefulShutdown(ctx context.Context, h *harness.H) error {
 		}
 		ev = r
 	}
+	// The service serves before the fault (it may still be recovering
+	// from an earlier check's outage).
+	if _, _, err := newTodo(ctx, h); err != nil {
+		return err
+	}
 	if err := h.Fault("postgres").Slow(ctx, shutdownSlow); err != nil {
 		return err
 	}

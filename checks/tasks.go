@@ -6,7 +6,9 @@ package checks
 import (
 	"github.com/backend-grader/grader/checks/auth"
 	"github.com/backend-grader/grader/checks/caching"
+	"github.com/backend-grader/grader/checks/events"
 	"github.com/backend-grader/grader/checks/http"
+	"github.com/backend-grader/grader/checks/observability"
 	"github.com/backend-grader/grader/checks/persistence"
 	"github.com/backend-grader/grader/checks/ratelimiting"
 	"github.com/backend-grader/grader/checks/rest"
@@ -26,5 +28,7 @@ var Tasks = grader.Track{
 		caching.Stage,
 		security.Stage,
 		ratelimiting.Stage,
+		events.Stage,
+		observability.Stage,
 	},
 }

@@ -341,5 +341,8 @@ func checkOnce(dir string, timeout time.Duration, args ...string) (*grader.Repor
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		return nil, fmt.Errorf("exit %d, no JSON report: %v\n%s", cmd.ProcessState.ExitCode(), err, tail(errb.String(), 10))
 	}
+	if bad := internalWords(&rep); len(bad) > 0 {
+		return &rep, fmt.Errorf("the report speaks of the grader's Go internals, not HTTP and JSON:\n  %s", strings.Join(bad, "\n  "))
+	}
 	return &rep, nil
 }

@@ -81,6 +81,9 @@ func runGrader(t *testing.T, timeout time.Duration, args ...string) result {
 		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 			t.Fatalf("stdout is not a JSON report: %v\n%s", err, tail(r.stdout, 20))
 		}
+		if bad := internalWords(&rep); len(bad) > 0 {
+			t.Errorf("the report speaks of the grader's Go internals, not HTTP and JSON:\n  %s", strings.Join(bad, "\n  "))
+		}
 		r.report = &rep
 	}
 	return r

@@ -23,6 +23,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"gopkg.in/yaml.v3"
+
+	"github.com/backend-grader/grader/internal/grader"
 )
 
 // fixtureCase is one entry of defects.json or variants.json.
@@ -345,6 +347,10 @@ func gradeReference(dir string, run refRun, timeout time.Duration) (*statusRepor
 	}
 	args := []string{"check", dir, "--stage", run.Stage, "--services", services,
 		"--format", "json", "--seed", fmt.Sprint(seed)}
+	if services == "external" {
+		// A vhost per run on the machine's broker (the events stage).
+		args = append(args, "--amqp-management-url", mgmtURL())
+	}
 	if run.Only {
 		args = append(args, "--only")
 	}
@@ -358,6 +364,12 @@ func gradeReference(dir string, run refRun, timeout time.Duration) (*statusRepor
 	var rep statusReport
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || len(rep.Stages) == 0 {
 		return nil, r, fmt.Errorf("exit %d, no JSON report (%v)\nstderr:\n%s", r.code, err, tail(r.stderr, 30))
+	}
+	var full grader.Report
+	if err := json.Unmarshal([]byte(r.stdout), &full); err == nil {
+		if bad := internalWords(&full); len(bad) > 0 {
+			return nil, r, fmt.Errorf("the report speaks of the grader's Go internals, not HTTP and JSON:\n  %s", strings.Join(bad, "\n  "))
+		}
 	}
 	return &rep, r, nil
 }

@@ -23,7 +23,7 @@ func dbConstraints(ctx context.Context, h *harness.H) error {
 			Status: "todo", CreatedAt: now, UpdatedAt: now, OwnerID: owner}
 	}
 	valid := row()
-	if err := t.Insert(ctx, h, valid); err != nil {
+	if err := t.Insert(ctx, h, &valid); err != nil {
 		return err
 	}
 	if err := t.Delete(ctx, h, valid.ID); err != nil {
@@ -32,13 +32,13 @@ func dbConstraints(ctx context.Context, h *harness.H) error {
 
 	bad := row()
 	bad.Status = "archived_" + expect.Word(h.Rand, 5)
-	if err := t.insert(ctx, h, bad, nil); err == nil {
+	if err := t.insert(ctx, h, &bad, nil); err == nil {
 		_ = t.Delete(ctx, h, bad.ID)
 		return grader.Failf("table %s accepted a row with status %q (inserted by the grader with SQL): the database does not restrict status", t.Shown, bad.Status).
 			WithHint("let the database refuse bad data whatever code writes it: CHECK (status IN ('todo', 'in_progress', 'done')) or an enum type")
 	}
 	noTitle := row()
-	if err := t.insert(ctx, h, noTitle, map[string]string{"title": "NULL"}); err == nil {
+	if err := t.insert(ctx, h, &noTitle, map[string]string{"title": "NULL"}); err == nil {
 		_ = t.Delete(ctx, h, noTitle.ID)
 		return grader.Failf("table %s accepted a row whose title is NULL (inserted by the grader with SQL)", t.Shown).
 			WithHint("declare title NOT NULL (and a CHECK on its length if you like): the database should refuse a todo without a title")

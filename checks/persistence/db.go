@@ -102,22 +102,48 @@ func (t *Table) param(name string, n int) string {
 }
 
 // Insert writes r into todos as the grader (owner_id only when r has an
-// owner and the table has the column). A failure names the statement's
-// error: the learner's schema refused a row the contract allows.
-func (t *Table) Insert(ctx context.Context, h *harness.H, r Row) error {
+// owner and the table has the column) and sets r.ID to the row's id. A
+// failure names the statement's error: the learner's schema refused a row
+// the contract allows.
+func (t *Table) Insert(ctx context.Context, h *harness.H, r *Row) error {
 	if err := t.insert(ctx, h, r, nil); err != nil {
+		id := "id (a UUID)"
+		if !t.GraderPicksID() {
+			id = "id (the database's default)"
+		}
 		return grader.Failf("the grader could not insert a todo into table %s: %v", t.Shown, err).
-			WithHint("the grader fills id (a UUID), title, description, status, created_at, updated_at%s: any other column needs a default, and these columns must accept such values",
-				map[bool]string{true: " and owner_id", false: ""}[r.OwnerID != ""])
+			WithHint("the grader fills %s, title, description, status, created_at, updated_at%s: any other column needs a default, and these columns must accept such values",
+				id, map[bool]string{true: " and owner_id", false: ""}[r.OwnerID != ""])
 	}
 	return nil
 }
 
+// GraderPicksID reports whether the grader writes the id of the rows it
+// inserts itself (a random UUID, in a uuid or text column); otherwise (a
+// serial, an identity, any other type) the database assigns it.
+func (t *Table) GraderPicksID() bool {
+	c, ok := t.Column("id")
+	if !ok {
+		return true
+	}
+	switch c.Type {
+	case "uuid", "text", "varchar", "bpchar":
+		return true
+	}
+	return false
+}
+
 // insert writes r, with raw SQL in place of the value of the columns named
-// in raw (e.g. "title": "NULL"), and returns the database's error.
-func (t *Table) insert(ctx context.Context, h *harness.H, r Row, raw map[string]string) error {
-	cols := []string{"id", "title", "description"}
-	vals := []any{r.ID, r.Title, r.Description}
+// in raw (e.g. "title": "NULL"), and returns the database's error. When
+// the database assigns the id (GraderPicksID is false), r.ID is set to it.
+func (t *Table) insert(ctx context.Context, h *harness.H, r *Row, raw map[string]string) error {
+	var cols []string
+	var vals []any
+	if t.GraderPicksID() {
+		cols, vals = append(cols, "id"), append(vals, r.ID)
+	}
+	cols = append(cols, "title", "description")
+	vals = append(vals, r.Title, r.Description)
 	if t.Has("status") || raw["status"] != "" {
 		cols = append(cols, "status")
 		vals = append(vals, r.Status)
@@ -141,8 +167,18 @@ func (t *Table) insert(ctx context.Context, h *harness.H, r Row, raw map[string]
 		ps[i] = t.param(c, len(args))
 	}
 	sql := "INSERT INTO " + t.Ident() + " (" + strings.Join(names, ", ") + ") VALUES (" + strings.Join(ps, ", ") + ")"
-	_, err := h.Exec(ctx, sql, args...)
-	return err
+	if t.GraderPicksID() {
+		_, err := h.Exec(ctx, sql, args...)
+		return err
+	}
+	rows, err := h.Query(ctx, sql+" RETURNING "+t.Col("id")+"::text AS id", args...)
+	if err != nil {
+		return err
+	}
+	if len(rows) == 1 {
+		r.ID = str(rows[0]["id"])
+	}
+	return nil
 }
 
 // Delete removes the todo with id as the grader.

@@ -215,15 +215,19 @@ func termFilter(ctx context.Context, h *harness.H) error {
 		{"Wildcard " + a + "zzz" + b + " percent", "plain"},         // 7: matches a%b only if % is a wildcard
 		{"Unrelated " + expect.Word(h.Rand, 6), "plain"},            // 8
 	}
-	holder := map[int]string{} // spec index -> id of the row holding it
+	at := map[int]int{} // spec index -> index of the row holding it
 	v, rows, err := seed(ctx, h, len(specs), func(rows []Row) {
 		for i, si := range h.Rand.Perm(len(specs)) {
 			rows[i].Title, rows[i].Description = specs[si].title, specs[si].desc
-			holder[si] = rows[i].ID
+			at[si] = i
 		}
 	})
 	if err != nil {
 		return err
+	}
+	holder := map[int]string{} // spec index -> id of the row holding it (known once inserted)
+	for si, i := range at {
+		holder[si] = rows[i].ID
 	}
 	note(h, v, rows)
 	expectIDs := func(specIdx ...int) []string {

@@ -2,6 +2,7 @@ package ratelimiting
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -28,6 +29,14 @@ func judgeBurst(resps []*harness.Response, l limits, what string) (err error, re
 	}
 	last := resps[l.N]
 	if last.Status != http.StatusTooManyRequests {
+		if fam := family(last); fam != "" {
+			if n, ok := header(last, fam, "Limit"); ok && n != int64(l.N) {
+				return grader.Failf("%s: with %s the %d requests before it passed, so request %d should get 429 Too Many Requests; it got %s, and %s-Limit says %d: the service limits at a number of its own, not %s",
+						what, l, l.N, l.N+1, expect.StatusText(last.Status), fam, n, RequestsVar).
+						WithHint("read the limit from %s and the window from %s, which the grader varies from run to run", RequestsVar, WindowVar),
+					false
+			}
+		}
 		return grader.Failf("%s: with %s the %d requests before it passed, so request %d should get 429 Too Many Requests; it got %s", what, l, l.N, l.N+1, expect.StatusText(last.Status)).
 				WithHint("count each user's requests per window in Redis (INCR, with an expiry of the window) and answer 429 once the count is above %s", RequestsVar),
 			true
@@ -37,6 +46,10 @@ func judgeBurst(resps []*harness.Response, l limits, what string) (err error, re
 
 // limitEnforced: with limit N, N requests pass and request N+1 gets 429
 // with a sane Retry-After and a JSON message.
+//
+// A 429 while registering its user on the run's main instance, whose
+// limit the grader set far above anything the run sends, is this check's
+// subject too: the service limits at a number of its own.
 func limitEnforced(ctx context.Context, h *harness.H) error {
 	l := tight(h)
 	ins, stop, err := instances(ctx, h, l, 1)
@@ -44,7 +57,7 @@ func limitEnforced(ctx context.Context, h *harness.H) error {
 	if err != nil {
 		return err
 	}
-	return withFreshUser(ctx, h, func(u *harness.User) (error, bool) {
+	return ownLimit(h, withFreshUser(ctx, h, func(u *harness.User) (error, bool) {
 		req := harness.Request{Path: ins[0].URL() + h.Path("/todos"), Token: u.Token}
 		resps, err := sendAll(ctx, h, repeat(req, l.N+1))
 		if err != nil {
@@ -61,7 +74,20 @@ func limitEnforced(ctx context.Context, h *harness.H) error {
 			return err, false
 		}
 		return retryAfterWithinReset(ctx, h, req, last, l), false
-	})
+	}))
+}
+
+// ownLimit turns a setup blocked by a 429 of the main instance into the
+// failure it is: the service answered 429 under a limit it cannot have
+// reached.
+func ownLimit(h *harness.H, err error) error {
+	var p *grader.Precondition
+	if !errors.As(err, &p) || p.By != harness.LimitCheck {
+		return err
+	}
+	return grader.Failf("%s, although the grader started the service with %s=%s and %s=%s, far more than it had sent: the service limits at a number of its own, not %s (or ignores the window)",
+		p.Reason, RequestsVar, h.Env[RequestsVar], WindowVar, h.Env[WindowVar], RequestsVar).
+		WithHint("read the limit from %s and the window from %s, which the grader varies from run to run", RequestsVar, WindowVar)
 }
 
 // retryAfterWithinReset: a 429's Retry-After is no later than its reset

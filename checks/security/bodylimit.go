@@ -56,6 +56,7 @@ func bodyLimit(ctx context.Context, h *harness.H) error {
 			WithHint("cap the body at 1 MiB (e.g. a max-bytes reader) and answer 413 with a JSON message; dropping the connection leaves the client without an answer")
 	}
 	h.Record("http", curl, harness.FormatResponse(status, respHeader, respBody))
+	h.Answered(http.MethodPost, "/todos", status, h.Auth)
 	if status != http.StatusRequestEntityTooLarge {
 		return grader.Failf("POST /todos with a %d-byte body (over 1 MiB): expected 413 Payload Too Large, got %s", len(body), expect.StatusText(status)).
 			WithHint("cap request bodies at 1 MiB (http.MaxBytesReader, express.json({limit: '1mb'}), MAX_CONTENT_LENGTH...) and answer 413 when a body is larger, so a client cannot exhaust the service's memory")

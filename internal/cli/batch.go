@@ -24,7 +24,9 @@ func newCmdBatch(ios *IOStreams, sys grading.System) *cobra.Command {
 		Long: `Grade every submission in DIR (each subdirectory is one submission; several
 DIRs may be given) or listed in a file (--list), on one set of Postgres, Redis
 and RabbitMQ servers started once for the whole batch. Each submission gets a
-database, a Redis database and a vhost of its own, is copied to a temporary
+database and role, a Redis server (docker mode; a Redis database and user in
+external mode) and a vhost and user of its own, with credentials of its own
+(see docs/batch.md; --allow-trusting-postgres), is copied to a temporary
 directory before it is built, and is graded within its own time limit
 (--timeout), so a submission that hangs or floods its output never holds up
 the others beyond that limit. Each process of its build and service is also
@@ -84,6 +86,7 @@ graded (re-run to retry those), 130 interrupted.`,
 	}
 	registerRunFlags(cmd, &run)
 	svc.register(cmd)
+	svc.registerTrustFlag(cmd)
 	fl := cmd.Flags()
 	fl.Lookup("stage").Usage = "the stage to grade every submission at (required); earlier stages run too"
 	fl.Lookup("seed").Usage = "one seed for every submission (default: a random one each, printed in its report)"

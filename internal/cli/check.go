@@ -21,6 +21,8 @@ type serviceFlags struct {
 	amqpURL     string
 	amqpMgmtURL string
 	images      []string
+	allowTrust  bool
+	connLimit   int
 }
 
 func (f *serviceFlags) register(cmd *cobra.Command) {
@@ -31,6 +33,13 @@ func (f *serviceFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.amqpURL, "amqp-url", "", "external RabbitMQ (env GRADER_AMQP_URL)")
 	fl.StringVar(&f.amqpMgmtURL, "amqp-management-url", "", "RabbitMQ management API, to give each run its own vhost in external mode")
 	fl.StringArrayVar(&f.images, "image", nil, "container image for a service: postgres=REF, redis=REF or rabbitmq=REF (repeatable; env GRADER_*_IMAGE)")
+	fl.IntVar(&f.connLimit, "postgres-connection-limit", 20, "the most connections each run's own Postgres role may hold at once")
+}
+
+// registerTrustFlag adds --allow-trusting-postgres (batch: untrusted code).
+func (f *serviceFlags) registerTrustFlag(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&f.allowTrust, "allow-trusting-postgres", false,
+		"grade even when the external Postgres trusts host connections (any submission could then log in as any role): only for code you trust")
 }
 
 // options turns the flags into grading's service options (the mode is
@@ -39,7 +48,11 @@ func (f *serviceFlags) options(known []grader.Service) (grading.ServiceOptions, 
 	o := grading.ServiceOptions{
 		Mode:        f.mode,
 		PostgresURL: f.postgresURL, RedisURL: f.redisURL, AMQPURL: f.amqpURL, AMQPManagementURL: f.amqpMgmtURL,
-		Images: map[grader.Service]string{},
+		Images:                map[grader.Service]string{},
+		AllowTrustingPostgres: f.allowTrust, ConnLimit: f.connLimit,
+	}
+	if f.connLimit < 1 {
+		return o, usagef("--postgres-connection-limit %d: give a positive number (default 20)", f.connLimit)
 	}
 	for _, kv := range f.images {
 		k, v, ok := strings.Cut(kv, "=")

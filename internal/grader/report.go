@@ -25,6 +25,10 @@ type Report struct {
 	// Problem is set when the run could not reach the checks normally: the
 	// project did not build, did not start, or the service died.
 	Problem *Problem `json:"problem,omitempty"`
+	// Diagnoses are the patterns that broke the whole run (every route
+	// 404, a public route 401, 429s before the rate-limiting stage), each
+	// with what to change; said once, before everything else.
+	Diagnoses []Diagnosis `json:"diagnoses,omitempty"`
 	// Causes are the root causes of blocked checks, the one blocking most
 	// first (filled in by Tally).
 	Causes []Cause  `json:"causes,omitempty"`
@@ -165,7 +169,40 @@ func (r *Report) Tally() {
 		r.Skills = append(r.Skills, *s)
 	}
 	sort.Slice(r.Skills, func(i, j int) bool { return skills.Order(r.Skills[i].ID) < skills.Order(r.Skills[j].ID) })
+	rootBlockers(r.Stages)
 	r.Causes = causes(r.Stages)
+}
+
+// rootBlockers points every blocked check at the root of its cause: a check
+// blocked by one that is itself blocked (persistence.sort by rest.create,
+// blocked in turn by auth.register-login) names the last check of the
+// chain, so one cause is reported once, where it is graded.
+func rootBlockers(stages []StageResult) {
+	blockedBy := map[string]string{}
+	for _, st := range stages {
+		for _, c := range st.Checks {
+			if c.Status == StatusBlocked {
+				blockedBy[c.ID] = c.BlockedBy
+			}
+		}
+	}
+	for i := range stages {
+		for j := range stages[i].Checks {
+			c := &stages[i].Checks[j]
+			if c.Status != StatusBlocked {
+				continue
+			}
+			seen := map[string]bool{c.ID: true}
+			for {
+				next, ok := blockedBy[c.BlockedBy]
+				if !ok || seen[c.BlockedBy] {
+					break
+				}
+				seen[c.BlockedBy] = true
+				c.BlockedBy = next
+			}
+		}
+	}
 }
 
 // causes groups the blocked checks by the check that grades their cause,
@@ -206,6 +243,7 @@ func causes(stages []StageResult) []Cause {
 // Apply puts what a run of the checks produced into the report and tallies it.
 func (r *Report) Apply(res RunResult) {
 	r.Stages = res.Stages
+	r.Diagnoses = append(r.Diagnoses, res.Diagnoses...)
 	if res.Problem != nil {
 		r.Problem = res.Problem
 	}

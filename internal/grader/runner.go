@@ -47,6 +47,8 @@ type RunResult struct {
 	Stages []StageResult
 	// Problem is set when the service died during the run.
 	Problem *Problem
+	// Diagnoses are the patterns that broke the whole run (diagnose.go).
+	Diagnoses []Diagnosis
 	// Notes say what happened in this run that affects how far its results
 	// can be trusted (a check that overran, a cleanup that failed).
 	Notes []string
@@ -61,9 +63,15 @@ type RunResult struct {
 // wraps) a *verdict.Environment naming the check that met it, the run
 // stopped there, and the caller exits 3 without a score (DESIGN.md §2.4).
 // The result still holds what ran before.
-func (r *Runner) Run(ctx context.Context, stages []Stage, h *harness.H) (RunResult, error) {
+func (r *Runner) Run(ctx context.Context, stages []Stage, h *harness.H) (result RunResult, err error) {
 	var out RunResult
+	limitStage := false // the rate-limiting stage has been reached
+	throttled := 0      // checks blocked for meeting a 429 before it
+	defer func() { result.Diagnoses = diagnose(h, throttled) }()
 	for _, st := range stages {
+		if st.ID == limitStageID {
+			limitStage = true
+		}
 		sr := StageResult{ID: st.ID, Title: st.Title, Checks: []CheckResult{}}
 		for _, c := range st.Checks {
 			if r.Select != nil && !r.Select(c) {
@@ -84,10 +92,15 @@ func (r *Runner) Run(ctx context.Context, stages []Stage, h *harness.H) (RunResu
 					return out, err
 				}
 				var env error
-				res, env = r.runOne(ctx, c, h, &out)
+				var met429 string
+				res, met429, env = r.runOne(ctx, c, h, &out)
 				if env != nil {
 					out.Stages = appendStage(out.Stages, sr)
 					return out, env
+				}
+				if met429 != "" && !limitStage && res.Status != StatusPass && res.Status != StatusSkip {
+					res = throttledResult(res, met429, h.Env)
+					throttled++
 				}
 				if res.Status != StatusPass && res.Status != StatusSkip && h.Service != nil {
 					if why := exitedSoon(h.Service); why != nil {
@@ -191,7 +204,7 @@ const maxEvidence = 3
 
 // runOne runs one check and then its cleanups. The error is a
 // verdict.Environment that stops the run.
-func (r *Runner) runOne(ctx context.Context, c Check, h *harness.H, out *RunResult) (CheckResult, error) {
+func (r *Runner) runOne(ctx context.Context, c Check, h *harness.H, out *RunResult) (CheckResult, string, error) {
 	timeout := c.Timeout
 	if timeout == 0 {
 		timeout = r.Timeout
@@ -252,13 +265,13 @@ func (r *Runner) runOne(ctx context.Context, c Check, h *harness.H, out *RunResu
 	}
 	for _, cerr := range cleanupErrs {
 		if verdict.IsEnvironment(cerr) {
-			return CheckResult{}, fmt.Errorf("cleaning up after check %s: %w", c.ID, cerr)
+			return CheckResult{}, "", fmt.Errorf("cleaning up after check %s: %w", c.ID, cerr)
 		}
 		out.Notes = append(out.Notes, fmt.Sprintf(
 			"cleaning up after check %s failed (%v): the checks after it may have met what it left behind", c.ID, cerr))
 	}
 	if verdict.IsEnvironment(err) {
-		return CheckResult{}, fmt.Errorf("check %s: %w", c.ID, err)
+		return CheckResult{}, "", fmt.Errorf("check %s: %w", c.ID, err)
 	}
 
 	o := verdict.Classify(err)
@@ -276,7 +289,7 @@ func (r *Runner) runOne(ctx context.Context, c Check, h *harness.H, out *RunResu
 	if res.Status == StatusFail || res.Status == StatusError {
 		res.Evidence = evidence(steps)
 	}
-	return res, nil
+	return res, hc.Met429(), nil
 }
 
 // evidence keeps the last maxEvidence steps, and any step marked decisive

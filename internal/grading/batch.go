@@ -225,10 +225,16 @@ func gradeBatch(ctx context.Context, o BatchPlan, sys System, todo []*batchItem,
 		}
 	}
 	runID := NewRunID()
+	unlock, err := holdRun(runID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	var servers Servers
 	if len(need) > 0 {
 		sopts := o.Services
 		sopts.RunID, sopts.Logf = runID, logf
+		sopts.Untrusted = true // submissions are untrusted code (DESIGN.md §6)
 		var stop func()
 		var err error
 		servers, stop, err = StartServers(ctx, sys.Services, sopts, need, logf)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/backend-grader/grader/internal/grader"
+	"github.com/backend-grader/grader/internal/services/runlock"
 )
 
 // CheckRequest is one `grader check`: a project, what to run, and where
@@ -54,6 +55,11 @@ func Check(ctx context.Context, r CheckRequest, sys System) (*grader.Report, err
 		logf = Logger(r.Log)
 	}
 	runID := NewRunID()
+	unlock, err := holdRun(runID)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	sopts := r.Services
 	sopts.RunID, sopts.Logf = runID, logf
 
@@ -104,6 +110,17 @@ func NewRunID() string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// holdRun marks the run live while the process lives (runlock), before it
+// creates anything, so that 'grader clean' leaves its containers alone.
+func holdRun(runID string) (func(), error) {
+	release, err := runlock.Hold(runID)
+	if err != nil {
+		return nil, &EnvError{Message: "cannot mark this run as live for 'grader clean': " + err.Error(),
+			Fix: "make " + runlock.Dir() + " writable, or set " + runlock.DirEnv + " to a writable directory"}
+	}
+	return release, nil
 }
 
 // StartServers starts the servers of need. stop closes them (never nil:

@@ -42,7 +42,9 @@ type Scope struct {
 	PG      *pgxpool.Pool
 	Redis   *redis.Client
 	AMQPURL string
-	Faults  harness.Faults
+	// AMQPManagementURL is the broker's management API ("" when none).
+	AMQPManagementURL string
+	Faults            harness.Faults
 	// Notes are said in the report (e.g. broker state is shared).
 	Notes []string
 	// Release removes the run's share (never nil).
@@ -57,6 +59,26 @@ type ServiceOptions struct {
 	// RunID labels what the run creates.
 	RunID string
 	Logf  func(format string, args ...any)
+	// Untrusted: the runs execute untrusted code (batch sets it): each gets
+	// a Redis server of its own in docker mode, and a server that lets a run
+	// bypass its credentials is refused unless AllowTrustingPostgres.
+	Untrusted             bool
+	AllowTrustingPostgres bool
+	// ConnLimit is the most connections each run's Postgres role may hold
+	// (0: the services' default, 20).
+	ConnLimit int
+}
+
+// CleanOptions say what `grader clean` removes.
+type CleanOptions struct {
+	// All removes what live runs own too (by default only what no running
+	// grader owns).
+	All bool
+	// Runs limits it to these run ids (empty: every run).
+	Runs []string
+	// Services say where to look: Mode docker, external or auto (both,
+	// where they answer), and the external servers' URLs.
+	Services ServiceOptions
 }
 
 // Modes are the values ServiceOptions.Mode takes.
@@ -67,8 +89,8 @@ type Services interface {
 	Start(ctx context.Context, o ServiceOptions, need []grader.Service) (Servers, error)
 	// Doctor writes what it finds to w and reports whether the grader can run.
 	Doctor(ctx context.Context, o ServiceOptions, w io.Writer) bool
-	// Clean removes what killed runs left behind.
-	Clean(ctx context.Context, w io.Writer) error
+	// Clean removes what killed runs left behind (every run's with o.All).
+	Clean(ctx context.Context, o CleanOptions, w io.Writer) error
 	// Names lists the backing services the grader can provide, in order.
 	Names() []grader.Service
 }
@@ -121,6 +143,23 @@ type Launcher interface {
 	Load(dir string) (*Project, error)
 	Build(ctx context.Context, l Launch) error
 	Start(ctx context.Context, l Launch) (Service, error)
+}
+
+// SourceHints is what a project's code says about how it runs: the route
+// prefix its routes are registered under and the environment variables it
+// reads, with the grader's value for each ("" when the grader has none).
+// `grader init` proposes grader.yaml lines from them.
+type SourceHints struct {
+	BasePath string
+	Env      map[string]string
+	// Files says where each variable of Env was first read.
+	Files map[string]string
+}
+
+// SourceScanner is a Launcher that can read a project's code for
+// SourceHints (optional: init proposes nothing without it).
+type SourceScanner interface {
+	ScanSource(dir string) SourceHints
 }
 
 // System is the outside world of the commands.

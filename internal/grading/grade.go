@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/backend-grader/grader/internal/faults"
 	"github.com/backend-grader/grader/internal/grader"
 	"github.com/backend-grader/grader/internal/harness"
 )
@@ -51,6 +52,7 @@ func Grade(ctx context.Context, p *Plan, d Deps) (*grader.Report, error) {
 
 	// Isolation: a database, a Redis database and a vhost of its own.
 	var scope *Scope
+	var proxies *faults.Set
 	urls := map[string]string{}
 	if d.Servers != nil && len(p.Need) > 0 {
 		t := time.Now()
@@ -70,7 +72,19 @@ func Grade(ctx context.Context, p *Plan, d Deps) (*grader.Report, error) {
 		rep.Notes = append(rep.Notes, scope.Notes...)
 		urls = scope.Env
 		if m.Docker {
+			// Not proxied yet: the proxy would have to listen on the
+			// services network's gateway, which Grade does not know.
 			urls = scope.NetEnv
+		} else {
+			// The service reaches its dependencies through the grader's
+			// fault proxy (DESIGN §6); the grader's own clients stay direct.
+			set, env, err := startProxies("127.0.0.1", scope.Env)
+			if err != nil {
+				return nil, &EnvError{Message: err.Error()}
+			}
+			proxies, urls = set, env
+			// Registered before the service's Stop, so it runs after it.
+			defer func() { _ = set.Close() }()
 		}
 	}
 	cfg := Launch{
@@ -134,6 +148,7 @@ func Grade(ctx context.Context, p *Plan, d Deps) (*grader.Report, error) {
 	hopts.BasePath, hopts.Tables = m.BasePath, m.Tables // grader.yaml: where the routes and the data live
 	if scope != nil {
 		hopts.PG, hopts.Redis, hopts.AMQPURL, hopts.Faults = scope.PG, scope.Redis, scope.AMQPURL, scope.Faults
+		hopts.AMQPManagementURL, hopts.Proxies = scope.AMQPManagementURL, proxies
 	}
 	h := harness.New(hopts)
 	runner := &grader.Runner{OnStart: d.OnStart, OnResult: d.OnResult}

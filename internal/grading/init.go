@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -152,9 +153,47 @@ func manifestFor(l Launcher, dir, stage, build, run string) (content, detected s
 	}
 	line("# startupTimeout: 30s", "how long the service has to listen on $PORT")
 	line("# services: [postgres, redis]", "services needed beyond what the stage implies")
-	line("# env:", "names your app reads instead of the grader's:")
-	line("#   DB_DSN: ${DATABASE_URL}", "${VAR} takes the grader's value, anything else is literal")
+	var hints SourceHints
+	if sc, ok := l.(SourceScanner); ok {
+		hints = sc.ScanSource(dir)
+	}
+	writeHints(&b, line, hints)
 	return b.String(), detected, nil
+}
+
+// writeHints proposes basePath and env: from what the project's code says:
+// a route prefix as a value, each variable the code reads that the grader
+// does not set mapped to the grader's value (a comment when the grader has
+// none for it).
+func writeHints(b *strings.Builder, line func(code, comment string), h SourceHints) {
+	if h.BasePath != "" {
+		line("basePath: "+yamlScalar(h.BasePath), "routes seen under "+h.BasePath+" in the code; delete if they live at the root")
+	}
+	names := make([]string, 0, len(h.Env))
+	for n := range h.Env {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	mapped := 0
+	for _, n := range names {
+		if h.Env[n] != "" {
+			mapped++
+		}
+	}
+	if mapped == 0 {
+		line("# env:", "names your app reads instead of the grader's:")
+		line("#   DB_DSN: ${DATABASE_URL}", "${VAR} takes the grader's value, anything else is literal")
+	} else {
+		line("env:", "names your code reads, given the grader's values")
+	}
+	for _, n := range names {
+		where := "read in " + h.Files[n]
+		if v := h.Env[n]; v != "" {
+			line("  "+n+": "+yamlScalar(v), where)
+		} else {
+			line("  # "+n+":", where+"; the grader has no value for it")
+		}
+	}
 }
 
 // yamlScalar renders s as one YAML scalar, quoted when it must be.

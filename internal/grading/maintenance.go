@@ -20,10 +20,14 @@ func Doctor(ctx context.Context, sys System, o ServiceOptions, w io.Writer) erro
 	return nil
 }
 
-// Clean removes what grader runs that were killed left behind.
-func Clean(ctx context.Context, sys System, w io.Writer) error {
+// Clean removes what grader runs that were killed left behind (with
+// o.All, what live runs own too).
+func Clean(ctx context.Context, sys System, o CleanOptions, w io.Writer) error {
+	if err := validMode(o.Services.Mode); err != nil {
+		return err
+	}
 	if sys.Services == nil {
 		return &EnvError{Message: "this grader has no way to reach services (a grader bug: System.Services is nil)"}
 	}
-	return sys.Services.Clean(ctx, w)
+	return sys.Services.Clean(ctx, o, w)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/backend-grader/grader/internal/faults"
 	"github.com/backend-grader/grader/internal/verdict"
 )
 
@@ -39,6 +40,17 @@ type Service interface {
 	Logs(n int) []string
 	// Exited reports why the service is no longer running, or nil.
 	Exited() error
+}
+
+// OutputReader is implemented by a Service whose output can be read from a
+// point in time on (the runs' services do; a check that needs it says so
+// when it is missing). Lines are kept up to a bound: lost counts those
+// printed after mark that are no longer kept.
+type OutputReader interface {
+	// OutputMark returns how many lines the service has printed so far.
+	OutputMark() uint64
+	// OutputSince returns the lines printed after mark, oldest first.
+	OutputSince(mark uint64) (lines []string, lost uint64)
 }
 
 // Instance is an extra instance started by Service.StartInstance.
@@ -105,6 +117,7 @@ type H struct {
 	Tables Tables
 
 	client    *http.Client
+	proxies   *faults.Set   // the fault proxies in front of the service's dependencies (nil: none)
 	redisBase *redis.Client // the run's client, unrecorded
 	check     *checkState
 	shared    *shared
@@ -118,7 +131,8 @@ type checkState struct {
 	mu       sync.Mutex
 	steps    []Step
 	cleanups []func(context.Context) error
-	closed   bool // the runner has taken the cleanups
+	closed   bool   // the runner has taken the cleanups
+	first429 string // the first request answered 429 (throttled.go)
 	// salt and requests choose the User-Agent of each request (identity.go).
 	salt     uint64
 	requests uint64
@@ -131,6 +145,7 @@ type shared struct {
 	memo sync.Map
 	// regFailed is why registering a user failed, once it has (users.go).
 	regFailed *verdict.Precondition
+	traffic   traffic // the service's answers over the run (throttled.go)
 }
 
 // Options configure New.
@@ -153,6 +168,9 @@ type Options struct {
 	BasePath string
 	// Tables names where the data lives (grader.yaml tables).
 	Tables Tables
+	// Proxies are the fault proxies between the service and its
+	// dependencies, named after them (nil: the service dials them directly).
+	Proxies *faults.Set
 }
 
 // Tables says, per logical table (todos, users), the project's table and
@@ -193,6 +211,7 @@ func New(o Options) *H {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 		redisBase: o.Redis,
+		proxies:   o.Proxies,
 		check:     &checkState{},
 		shared:    &shared{},
 	}

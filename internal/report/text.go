@@ -32,6 +32,14 @@ func renderText(r *grader.Report, o Options) []byte {
 	if r.Submission.Run != "" {
 		line("  run         %s", clean(r.Submission.Run))
 	}
+	if len(r.Diagnoses) > 0 {
+		line("")
+		line("%s", p.bold.Sprint("what broke the whole run"))
+		for _, d := range r.Diagnoses {
+			line("  %s %s", p.boldRed.Sprint("!!"), clean(d.Message))
+			line("     %s %s", p.yellow.Sprint("fix:"), clean(d.Fix))
+		}
+	}
 	if r.Problem != nil {
 		b.WriteString("\n")
 		writeProblem(&b, p, r.Problem)

@@ -60,6 +60,10 @@ type svcContainer struct {
 	ctr      *testcontainers.DockerContainer
 	ports    map[string]string // container port ("5432/tcp") -> host port
 	adminURL string
+	// name and alias are the container's name and its host name on the
+	// network (default: grader-<run>-<service> and the service's name).
+	name, alias string
+	scope       string // the scope a per-scope server belongs to ("": shared)
 }
 
 // Addr is the host:port where the grader reaches the container's port.
@@ -192,7 +196,8 @@ func (s *Servers) startDocker(ctx context.Context, o Options) error {
 	return s.open(ctx, func(svc service.Service) service.Server {
 		c := d.container(svc.Name())
 		return service.Server{URL: c.adminURL, Given: true, Container: c, Logf: s.logf,
-			Setting: func(string) string { return "" }}
+			Setting: func(string) string { return "" }, Isolation: o.isolation(),
+			StartScoped: d.startScoped(svc)}
 	})
 }
 
@@ -300,6 +305,17 @@ func (d *dockerServers) ensureImage(ctx context.Context, sp *svcContainer) error
 // URLs stay valid across a fault-injection Stop/Start.
 func (d *dockerServers) run(ctx context.Context, c *svcContainer) error {
 	sp, name := c.spec, string(c.svc.Name())
+	ctrName, alias := c.name, c.alias
+	if ctrName == "" {
+		ctrName = fmt.Sprintf("grader-%s-%s", d.runID, name)
+	}
+	if alias == "" {
+		alias = name
+	}
+	labels := map[string]string{LabelRun: d.runID, "io.grader.service": name}
+	if c.scope != "" {
+		labels["io.grader.scope"] = c.scope
+	}
 	ports := map[string]string{}
 	bindings := network.PortMap{}
 	for _, p := range sp.Ports {
@@ -312,13 +328,13 @@ func (d *dockerServers) run(ctx context.Context, c *svcContainer) error {
 	}
 	stop := containerStopTimeout
 	opts := []testcontainers.ContainerCustomizer{
-		testcontainers.WithName(fmt.Sprintf("grader-%s-%s", d.runID, name)),
-		testcontainers.WithLabels(map[string]string{LabelRun: d.runID, "io.grader.service": name}),
+		testcontainers.WithName(ctrName),
+		testcontainers.WithLabels(labels),
 		testcontainers.WithEnv(sp.Env),
 		testcontainers.WithExposedPorts(sp.Ports...),
-		tcnetwork.WithNetworkName([]string{name}, d.network),
+		tcnetwork.WithNetworkName([]string{alias}, d.network),
 		testcontainers.WithConfigModifier(func(cc *container.Config) {
-			cc.Hostname = name
+			cc.Hostname = alias
 			cc.StopTimeout = &stop
 		}),
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
@@ -407,6 +423,53 @@ func (d *dockerServers) logTail(c *svcContainer, n int) string {
 		lines[i] = "    " + l
 	}
 	return strings.Join(lines, "\n")
+}
+
+// startScoped starts a server of svc for one scope alone (Isolation.
+// ServerPerScope), from the image of the run's shared one, on the run's
+// network under a host name of its own; the scope's Release removes it.
+func (d *dockerServers) startScoped(svc service.Service) func(context.Context, string, service.ContainerSpec) (service.Scoped, error) {
+	return func(ctx context.Context, scope string, spec service.ContainerSpec) (service.Scoped, error) {
+		shared := d.container(svc.Name())
+		if shared == nil {
+			return service.Scoped{}, fmt.Errorf("no %s container to take the image from", svc.Name())
+		}
+		host := strings.ReplaceAll(scope, "_", "-")
+		c := &svcContainer{svc: svc, spec: spec, image: shared.image, source: shared.source, host: d.host,
+			name: host, alias: host, scope: scope}
+		var err error
+		for attempt := 0; attempt < 3; attempt++ {
+			err = d.run(ctx, c)
+			if err == nil || !isPortConflict(err) {
+				break
+			}
+		}
+		if err != nil {
+			return service.Scoped{}, &EnvError{
+				Message: fmt.Sprintf("could not start a %s container for %s (%s): %s", svc.Name(), scope, c.image, oneLine(err)),
+				Fix:     "check the engine with 'docker ps -a' and 'docker info'",
+			}
+		}
+		c.adminURL = spec.AdminURL(c.Addr)
+		remove := func(ctx context.Context) error {
+			if err := c.ctr.Terminate(ctx, testcontainers.StopTimeout(terminateTimeout)); err != nil {
+				return fmt.Errorf("remove %s container of %s: %s", svc.Name(), scope, oneLine(err))
+			}
+			return nil
+		}
+		if err := d.waitReady(ctx, c, spec.ReadyTimeout); err != nil {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+			_ = remove(rctx)
+			cancel()
+			return service.Scoped{}, err
+		}
+		port := strings.TrimSuffix(spec.Ports[0], "/tcp")
+		return service.Scoped{
+			URL:    c.adminURL,
+			NetURL: service.WithHost(c.adminURL, host, port),
+			Remove: remove,
+		}, nil
+	}
 }
 
 // close removes the containers (killed at once), the network and anything

@@ -191,7 +191,7 @@ func TestDockerServices(t *testing.T) {
 			t.Errorf("psql with only PG* variables printed %q, want %q", out, "from a")
 		}
 		rimg, _ := (Options{Images: testImages(t)}).withDefaults().image(grader.Redis)
-		out = runOnNetwork(t, s, rimg, nil, "redis-cli", "-u", a.NetEnv["REDIS_URL"], "GET", "todo:1")
+		out = runOnNetwork(t, s, rimg, nil, "redis-cli", "--no-auth-warning", "-u", a.NetEnv["REDIS_URL"], "GET", "todo:1")
 		if strings.TrimSpace(out) != "a" {
 			t.Errorf("redis-cli from a container on the network printed %q, want %q", out, "a")
 		}
@@ -318,7 +318,7 @@ func TestDockerServices(t *testing.T) {
 			t.Fatalf("the instance uses the management API %s that does not answer", m)
 		}
 		t0 := time.Now()
-		lease, err := inst.Isolate(ctx, scopeName("exec"))
+		lease, err := inst.Isolate(ctx, scopeName(runID, "exec"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -147,6 +147,7 @@ func TestExternalIsolation(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := ropt.DB
+	ropt.Username, ropt.Password = "", "" // the scope's user goes with it: look as the administrator
 	if err := a.Release(ctx); err != nil {
 		t.Fatalf("Release: %v", err)
 	}

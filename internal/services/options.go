@@ -129,8 +129,15 @@ func (o Options) server(svc service.Service) service.Server {
 	u, given := o.url(svc)
 	return service.Server{
 		URL: u, Given: given, Logf: o.Logf,
-		Setting: func(key string) string { return o.setting(svc, key) },
+		Setting:   func(key string) string { return o.setting(svc, key) },
+		Isolation: o.isolation(),
 	}
+}
+
+// isolation is what the services are told about keeping scopes apart.
+func (o Options) isolation() service.Isolation {
+	return service.Isolation{ConnLimit: o.ConnLimit, Untrusted: o.Untrusted,
+		AllowTrust: o.AllowTrustingPostgres, ServerPerScope: o.ServerPerScope}
 }
 
 // anyGiven reports whether any external URL or setting was given (auto mode

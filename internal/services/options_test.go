@@ -155,15 +155,21 @@ func TestStartNothingNeeded(t *testing.T) {
 }
 
 func TestScopeName(t *testing.T) {
-	re := regexp.MustCompile(`^grader_[a-z0-9_]{1,24}_[0-9a-f]{6}$`)
+	re := regexp.MustCompile(`^grader_[a-z0-9_]{1,24}(_[a-z0-9_]{1,12})?_[0-9a-f]{6}$`)
 	for _, id := range []string{"run", "", "Ünïcode ☃", "20261121t101010-abc", strings.Repeat("x", 100), `a"; DROP TABLE x; --`} {
-		n := scopeName(id)
-		if !re.MatchString(n) {
-			t.Errorf("scopeName(%q) = %q, not a safe identifier", id, n)
+		for _, runID := range []string{"", "0a1b2c3d4e5f", id} {
+			n := scopeName(runID, id)
+			if !re.MatchString(n) || len(n) > 63 {
+				t.Errorf("scopeName(%q, %q) = %q, not a safe identifier", runID, id, n)
+			}
 		}
 	}
-	if scopeName("same") == scopeName("same") {
+	if scopeName("r", "same") == scopeName("r", "same") {
 		t.Error("two scopes with the same id got the same name")
+	}
+	// A batch's scope ids extend the run id: the name carries both.
+	if n := scopeName("0a1b2c3d4e5f", "0a1b2c3d4e5fs12"); !strings.HasPrefix(n, "grader_0a1b2c3d4e5f_s12_") {
+		t.Errorf("scopeName of a batch submission = %q, want grader_<run id>_s12_<suffix>", n)
 	}
 }
 

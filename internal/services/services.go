@@ -54,6 +54,8 @@ import (
 
 	"github.com/backend-grader/grader/internal/grader"
 	"github.com/backend-grader/grader/internal/harness"
+	"github.com/backend-grader/grader/internal/services/rabbitmq"
+	"github.com/backend-grader/grader/internal/services/runlock"
 	"github.com/backend-grader/grader/internal/services/service"
 )
 
@@ -96,6 +98,19 @@ type Options struct {
 	PostgresURL, RedisURL, AMQPURL, AMQPManagementURL string
 	// RunID is the value of the io.grader.run label (a random one when empty).
 	RunID string
+	// Untrusted says the scopes run untrusted code (a batch): a Postgres
+	// that trusts host connections is refused unless AllowTrustingPostgres,
+	// and RabbitMQ in external mode needs its management API (a user and a
+	// vhost per scope).
+	Untrusted             bool
+	AllowTrustingPostgres bool
+	// ServerPerScope gives each scope a Redis server of its own in docker
+	// mode (a small container each) instead of a logical database of the
+	// shared one, which SELECT would let a submission leave.
+	ServerPerScope bool
+	// ConnLimit is the most connections each scope's Postgres role may hold
+	// (0: service.DefaultConnLimit).
+	ConnLimit int
 	// Logf prints progress lines (nil: none).
 	Logf func(format string, args ...any)
 	// Getenv reads the environment (nil: os.Getenv); tests replace it.
@@ -119,6 +134,8 @@ type Servers struct {
 	admin map[grader.Service]string           // administrative URLs, from the grader's host
 
 	docker *dockerServers // nil in external mode
+
+	unlock func() // releases the run's lock (runlock), after everything is gone
 
 	mu     sync.Mutex
 	scopes map[*Scope]bool // not yet released
@@ -172,8 +189,15 @@ func Start(ctx context.Context, o Options, need []grader.Service) (*Servers, err
 		s.mode = ModeNone
 		return s, nil
 	}
+	// The run's lock first: 'grader clean' keeps what a live run owns.
+	unlock, err := runlock.Hold(s.runID)
+	if err != nil {
+		return nil, &EnvError{Message: "cannot mark this run as live: " + err.Error()}
+	}
+	s.unlock = unlock
 	mode, err := resolveMode(ctx, o)
 	if err != nil {
+		unlock()
 		return nil, err
 	}
 	s.mode = mode
@@ -238,6 +262,11 @@ func (s *Servers) Close(ctx context.Context) error {
 			errs = append(errs, err.Error())
 		}
 	}
+	if s.unlock != nil && len(errs) == 0 {
+		// Kept on failure: what is left stays the run's until the process
+		// ends, then 'grader clean' removes it.
+		s.unlock()
+	}
 	if len(errs) > 0 {
 		sort.Strings(errs)
 		return fmt.Errorf("cleanup: %s", strings.Join(errs, "; "))
@@ -262,6 +291,9 @@ type Scope struct {
 	PG      *pgxpool.Pool
 	Redis   *redis.Client
 	AMQPURL string
+	// AMQPManagementURL is the broker's management API ("" when the
+	// grader knows none), for reading queue arguments in the run's vhost.
+	AMQPManagementURL string
 	// Handles are the same by service (what each service's Lease.Handle is).
 	Handles map[grader.Service]any
 	// Faults breaks the services (docker mode); harness.ErrNoFaults otherwise.
@@ -288,7 +320,7 @@ func (s *Servers) Isolate(ctx context.Context, id string) (*Scope, error) {
 	}
 	sc := &Scope{
 		Env: map[string]string{}, NetEnv: map[string]string{}, Handles: map[grader.Service]any{},
-		Notes: append([]string(nil), s.notes...), servers: s, id: scopeName(id),
+		Notes: append([]string(nil), s.notes...), servers: s, id: scopeName(s.runID, id),
 		Faults: noFaults{},
 	}
 	if s.docker != nil {
@@ -315,7 +347,11 @@ func (s *Servers) Isolate(ctx context.Context, id string) (*Scope, error) {
 		for k, v := range svc.Env(lease.URL) {
 			sc.Env[k] = v
 		}
-		for k, v := range svc.Env(s.netURL(svc, lease.URL)) {
+		netURL := lease.NetURL
+		if netURL == "" {
+			netURL = s.netURL(svc, lease.URL)
+		}
+		for k, v := range svc.Env(netURL) {
 			sc.NetEnv[k] = v
 		}
 		sc.Handles[svc.Name()] = lease.Handle
@@ -327,6 +363,7 @@ func (s *Servers) Isolate(ctx context.Context, id string) (*Scope, error) {
 		case string:
 			if svc.Name() == grader.RabbitMQ {
 				sc.AMQPURL = h
+				sc.AMQPManagementURL = rabbitmq.ManagementURL(s.insts[svc.Name()])
 			}
 		}
 	}
@@ -393,25 +430,38 @@ func (noFaults) Unpause(context.Context, string) error { return harness.ErrNoFau
 func (noFaults) Stop(context.Context, string) error    { return harness.ErrNoFaults }
 func (noFaults) Start(context.Context, string) error   { return harness.ErrNoFaults }
 
-// scopeName turns a run id into a short lower-case name usable as a
-// Postgres identifier, a vhost and a label: [a-z0-9_], at most 24 characters,
-// plus a random suffix so that two runs with the same id never collide.
-func scopeName(id string) string {
+// scopeName is the name of a scope of run runID that Isolate was asked for
+// as id: a short lower-case name usable as a Postgres identifier, a vhost,
+// a user and a label: "grader_" + the run id (at most 24 characters of
+// [a-z0-9_]) + what id adds to the run id (at most 12, "_s3" for a batch's
+// third submission) + a random suffix, so that two scopes with the same id
+// never collide. Clean finds the run a leftover belongs to from the name.
+func scopeName(runID, id string) string {
+	key := nameKey(runID, 24)
+	if key == "" {
+		key = "run"
+	}
+	name := "grader_" + key
+	if rest := nameKey(strings.TrimPrefix(id, runID), 12); rest != "" {
+		name += "_" + rest
+	}
+	return name + "_" + randomHex(3)
+}
+
+// nameKey keeps [a-z0-9_] of s, lower-cased (other separators become _),
+// at most n characters; "run" when nothing is left.
+func nameKey(s string, n int) string {
 	var b strings.Builder
-	for _, r := range strings.ToLower(id) {
+	for _, r := range strings.ToLower(s) {
 		switch {
 		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
 			b.WriteRune(r)
 		case r == '_' || r == '-' || r == '.' || r == ' ' || r == '/':
 			b.WriteByte('_')
 		}
-		if b.Len() >= 24 {
+		if b.Len() >= n {
 			break
 		}
 	}
-	name := strings.Trim(b.String(), "_")
-	if name == "" {
-		name = "run"
-	}
-	return "grader_" + name + "_" + randomHex(3)
+	return strings.Trim(b.String(), "_")
 }

@@ -31,6 +31,19 @@ const (
 	Scaling        = "horizontal-scaling"
 	Concurrency    = "concurrency"
 	Deployment     = "service-lifecycle"
+	MessageBrokers = "message-brokers"
+	AsyncWork      = "asynchronous-processing"
+	Webhooks       = "webhooks"
+	Idempotency    = "idempotency"
+	Tracing        = "distributed-tracing"
+)
+
+// Observability (the observability stage).
+const (
+	HealthChecks  = "health-checks"
+	Logging       = "structured-logging"
+	Metrics       = "metrics"
+	Observability = "observability"
 )
 
 const roadmap = "https://roadmap.sh/backend"
@@ -58,6 +71,15 @@ var Catalogue = []Skill{
 	{SecurityHeader, "Security headers", roadmap + "#web-security"},
 	{RateLimiting, "Rate limiting", roadmap + "#rate-limiting"},
 	{Scaling, "Horizontal scaling (shared state)", roadmap + "#horizontal-vs-vertical-scaling"},
+	{MessageBrokers, "Message brokers (RabbitMQ)", roadmap + "#message-brokers"},
+	{AsyncWork, "Asynchronous processing and queues", roadmap + "#message-brokers"},
+	{Idempotency, "Idempotency and at-least-once delivery", roadmap + "#message-brokers"},
+	{Webhooks, "Webhooks", roadmap + "#webhooks"},
+	{Tracing, "Distributed tracing (trace context)", roadmap + "#observability"},
+	{HealthChecks, "Health checks (liveness, readiness)", roadmap + "#monitoring"},
+	{Logging, "Structured logging", roadmap + "#instrumentation"},
+	{Metrics, "Metrics (Prometheus)", roadmap + "#telemetry"},
+	{Observability, "Observability (request ids, trace context)", roadmap + "#observability"},
 }
 
 var index = func() map[string]int {

@@ -50,16 +50,31 @@ func (p *Process) launchHost(ctx context.Context, hostPort int, vars map[string]
 		return nil, 0, errStopped
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	// A service that listens, but not where the grader can reach it on
+	// $PORT, is told so about a second after it listens (a fixed port),
+	// not after the whole startup timeout.
+	wctx, stopWaiting := context.WithCancel(ctx)
+	defer stopWaiting()
+	misplaced := wrongPlace{port: port}
 	probe := func(ctx context.Context) bool {
 		d := net.Dialer{Timeout: 250 * time.Millisecond}
 		c, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {
+			if misplaced.seen(groupListeners(proc.pgid), time.Now()) {
+				stopWaiting()
+			}
 			return false
 		}
 		c.Close()
 		return true
 	}
-	err = waitReady(ctx, proc, timeout, probe)
+	err = waitReady(wctx, proc, timeout, probe)
+	if err != nil && misplaced.settled() && ctx.Err() == nil {
+		pe := notListening(misplaced.listeners, port, timeout)
+		proc.kill()
+		pe.Log = tail(ring, 40)
+		return nil, 0, pe
+	}
 	switch {
 	case err == nil:
 		p.cfg.logf("your service listens on $PORT (=%d) after %s", port, time.Since(started).Round(10*time.Millisecond))
@@ -90,6 +105,37 @@ func (p *Process) launchHost(ctx context.Context, hostPort int, vars map[string]
 		return nil, 0, err
 	}
 }
+
+// wrongPlaceAfter is how long a service must have listened somewhere the
+// grader cannot reach on $PORT before the grader stops waiting for it.
+const wrongPlaceAfter = time.Second
+
+// wrongPlace follows the sockets a starting service listens on while
+// $PORT does not answer.
+type wrongPlace struct {
+	port      int
+	since     time.Time  // when the service was first seen listening elsewhere
+	listeners []listener // what it listened on then, once settled
+	done      bool
+}
+
+// seen notes the service's listeners at now and reports whether it has
+// listened only elsewhere for wrongPlaceAfter.
+func (w *wrongPlace) seen(ls []listener, now time.Time) bool {
+	if len(ls) == 0 {
+		w.since = time.Time{}
+		return false
+	}
+	if w.since.IsZero() {
+		w.since = now
+	}
+	if now.Sub(w.since) >= wrongPlaceAfter {
+		w.listeners, w.done = ls, true
+	}
+	return w.done
+}
+
+func (w *wrongPlace) settled() bool { return w.done }
 
 // notListening explains a service that did not listen on $PORT in time,
 // from the sockets it does listen on.

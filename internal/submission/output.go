@@ -27,6 +27,7 @@ type lineRing struct {
 	lines []string
 	next  int
 	full  bool
+	total uint64 // lines added since the start
 }
 
 func newLineRing(n int) *lineRing { return &lineRing{lines: make([]string, n)} }
@@ -35,6 +36,7 @@ func (r *lineRing) add(line string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.lines[r.next] = line
+	r.total++
 	r.next++
 	if r.next == len(r.lines) {
 		r.next, r.full = 0, true
@@ -54,6 +56,30 @@ func (r *lineRing) last(n int) []string {
 		all = all[len(all)-n:]
 	}
 	return all
+}
+
+// mark returns how many lines were added so far.
+func (r *lineRing) mark() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.total
+}
+
+// since returns the lines added after mark (a value of mark), oldest
+// first, as far as they are still kept, and how many of them are not.
+func (r *lineRing) since(mark uint64) (lines []string, lost uint64) {
+	r.mu.Lock()
+	total := r.total
+	r.mu.Unlock()
+	if mark >= total {
+		return nil, 0
+	}
+	n := total - mark
+	kept := r.last(0)
+	if n > uint64(len(kept)) {
+		return kept, n - uint64(len(kept))
+	}
+	return kept[uint64(len(kept))-n:], 0
 }
 
 // echoer copies output lines to the user's terminal, each with a prefix,

@@ -58,3 +58,22 @@ func TestPumpAndEchoCap(t *testing.T) {
 		t.Errorf("split long line keeps %d bytes, want %d", n, len(long))
 	}
 }
+
+func TestLineRingSince(t *testing.T) {
+	r := newLineRing(3)
+	r.add("a")
+	m := r.mark()
+	if got, lost := r.since(m); len(got) != 0 || lost != 0 {
+		t.Fatalf("since(now) = %q, %d", got, lost)
+	}
+	r.add("b")
+	r.add("c")
+	if got, lost := r.since(m); strings.Join(got, ",") != "b,c" || lost != 0 {
+		t.Fatalf("since = %q, %d; want b,c 0", got, lost)
+	}
+	r.add("d")
+	r.add("e")
+	if got, lost := r.since(m); strings.Join(got, ",") != "c,d,e" || lost != 1 {
+		t.Fatalf("since after wrap = %q, %d; want c,d,e 1", got, lost)
+	}
+}

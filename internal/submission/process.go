@@ -139,6 +139,16 @@ func (p *Process) Env() map[string]string {
 // Logs returns the last n lines the service printed (across restarts).
 func (p *Process) Logs(n int) []string { return p.logs.last(n) }
 
+// OutputMark returns how many lines the service has printed so far (across
+// restarts), for OutputSince.
+func (p *Process) OutputMark() uint64 { return p.logs.mark() }
+
+// OutputSince returns the lines the service printed after mark, oldest
+// first, and how many of those are no longer kept.
+func (p *Process) OutputSince(mark uint64) ([]string, uint64) { return p.logs.since(mark) }
+
+var _ harness.OutputReader = (*Process)(nil)
+
 // Exited says why the service is no longer running, or nil while it runs.
 func (p *Process) Exited() error {
 	p.mu.Lock()

@@ -54,6 +54,8 @@ func options(o grading.ServiceOptions) services.Options {
 		Mode:        services.Mode(o.Mode),
 		PostgresURL: o.PostgresURL, RedisURL: o.RedisURL, AMQPURL: o.AMQPURL, AMQPManagementURL: o.AMQPManagementURL,
 		Images: o.Images, RunID: o.RunID, Logf: o.Logf,
+		Untrusted: o.Untrusted, ServerPerScope: o.Untrusted,
+		AllowTrustingPostgres: o.AllowTrustingPostgres, ConnLimit: o.ConnLimit,
 	}
 }
 
@@ -71,11 +73,12 @@ func (Services) Doctor(ctx context.Context, o grading.ServiceOptions, w io.Write
 	return services.Doctor(ctx, options(o), w)
 }
 
-// Clean removes what killed runs left behind.
+// Names lists the backing services.
 func (Services) Names() []grader.Service { return services.Names() }
 
-func (Services) Clean(ctx context.Context, w io.Writer) error {
-	return translate(services.Clean(ctx, w))
+// Clean removes what killed runs left behind.
+func (Services) Clean(ctx context.Context, o grading.CleanOptions, w io.Writer) error {
+	return translate(services.Clean(ctx, services.CleanOptions{All: o.All, Runs: o.Runs, Services: options(o.Services)}, w))
 }
 
 type servers struct{ s *services.Servers }
@@ -91,7 +94,7 @@ func (s servers) Isolate(ctx context.Context, id string) (*grading.Scope, error)
 	}
 	return &grading.Scope{
 		Env: sc.Env, NetEnv: sc.NetEnv,
-		PG: sc.PG, Redis: sc.Redis, AMQPURL: sc.AMQPURL, Faults: sc.Faults,
+		PG: sc.PG, Redis: sc.Redis, AMQPURL: sc.AMQPURL, AMQPManagementURL: sc.AMQPManagementURL, Faults: sc.Faults,
 		Notes:   sc.Notes,
 		Release: func(ctx context.Context) error { return translate(sc.Release(ctx)) },
 	}, nil
@@ -118,6 +121,12 @@ func (Launcher) Load(dir string) (*grading.Project, error) {
 		BasePath: m.BasePath, Tables: harness.Tables(m.Tables),
 		Handle: m,
 	}, nil
+}
+
+// ScanSource reads the project's code for what init proposes.
+func (Launcher) ScanSource(dir string) grading.SourceHints {
+	h := submission.ScanSource(dir)
+	return grading.SourceHints{BasePath: h.BasePath, Env: h.Env, Files: h.Files}
 }
 
 // manifest is the project's manifest as Load read it, or one made from

@@ -150,28 +150,124 @@ func (pg) Open(ctx context.Context, srv service.Server) (service.Instance, error
 			Fix:     "give --postgres-url a superuser, or a user WITH CREATEROLE CREATEDB",
 		}
 	}
-	return &instance{url: srv.URL, admin: pool}, nil
+	if srv.Isolation.Untrusted && !srv.Isolation.AllowTrust {
+		if err := refuseTrust(ctx, srv.URL); err != nil {
+			pool.Close()
+			return nil, err
+		}
+	}
+	return &instance{url: srv.URL, admin: pool, connLimit: srv.Isolation.Limit()}, nil
+}
+
+// refuseTrust returns an *EnvError when the server lets anybody in as any
+// role without a password (pg_hba.conf "trust" for host connections): a
+// submission could then connect as the administrator or another run's role
+// and read or drop everything.
+func refuseTrust(ctx context.Context, rawURL string) error {
+	trusting, err := Trusts(ctx, rawURL)
+	if err != nil {
+		return &service.EnvError{Message: "postgres: could not tell whether the server trusts every connection: " + service.OneLine(err)}
+	}
+	if trusting {
+		return &service.EnvError{
+			Message: fmt.Sprintf("postgres at %s accepts any role without a password (trust authentication): a submission could connect as the administrator or as another submission's role", service.HostPort(rawURL)),
+			Fix:     "configure md5 or scram-sha-256 for host connections in pg_hba.conf, or use --services docker; to grade trusted code anyway, pass --allow-trusting-postgres",
+		}
+	}
+	return nil
+}
+
+// Trusts reports whether the server at rawURL lets a role in without a
+// password: it connects as a random role that does not exist, without one.
+// A server that checks passwords asks for one (and then fails without
+// saying whether the role exists); a trusting one goes straight to the
+// role and says it does not exist.
+func Trusts(ctx context.Context, rawURL string) (bool, error) {
+	probe := "grader_trust_probe_" + service.RandomHex(4)
+	cfg, err := pgx.ParseConfig(service.WithCredentials(rawURL, probe, "", "postgres"))
+	if err != nil {
+		return false, err
+	}
+	cfg.User, cfg.Password = probe, ""
+	cfg.ConnectTimeout = 5 * time.Second
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err == nil {
+		_ = conn.Close(context.WithoutCancel(ctx))
+		return true, nil
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// 28000 invalid_authorization_specification: "role ... does not
+		// exist" (trust), but also "no pg_hba.conf entry" and peer failures.
+		return pe.Code == "28000" && strings.Contains(pe.Message, "does not exist"), nil
+	}
+	if strings.Contains(err.Error(), "does not exist") && strings.Contains(err.Error(), probe) {
+		return true, nil
+	}
+	// A password was asked for (pgx fails before sending an empty one), or
+	// another refusal: not trust.
+	return false, nil
 }
 
 type instance struct {
-	url   string
-	admin *pgxpool.Pool
+	url       string
+	admin     *pgxpool.Pool
+	connLimit int
 }
 
 func (in *instance) Notes() []string { return nil }
+
+// Leftovers are the grader_* databases and roles, one per scope name.
+func (in *instance) Leftovers(ctx context.Context) ([]service.Leftover, error) {
+	rows, err := in.admin.Query(ctx, `SELECT datname::text, 'database' FROM pg_database WHERE starts_with(datname, $1)
+		UNION SELECT rolname::text, 'role' FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY 1, 2`, service.ScopePrefix)
+	if err != nil {
+		return nil, pgErr("list the grader's databases and roles", err)
+	}
+	kinds := map[string][]string{}
+	var names []string
+	for rows.Next() {
+		var name, kind string
+		if err := rows.Scan(&name, &kind); err != nil {
+			rows.Close()
+			return nil, pgErr("list the grader's databases and roles", err)
+		}
+		if kinds[name] == nil {
+			names = append(names, name)
+		}
+		kinds[name] = append(kinds[name], kind)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, pgErr("list the grader's databases and roles", err)
+	}
+	var out []service.Leftover
+	for _, name := range names {
+		out = append(out, service.Leftover{Scope: name,
+			What: fmt.Sprintf("postgres %s %s", strings.Join(kinds[name], " and "), name),
+			Drop: func(ctx context.Context) error { return in.drop(ctx, name) }})
+	}
+	return out, nil
+}
 
 func (in *instance) Close() error {
 	in.admin.Close()
 	return nil
 }
 
-// Isolate creates a role with a random password and a database owned by it
-// that nobody else may connect to (superusers aside), and connects the
-// grader's handle as that role.
+// Isolate creates a role with a random password and a connection limit, and
+// a database owned by it that nobody else may connect to (superusers
+// aside: CONNECT is revoked from PUBLIC), and connects the grader's handle
+// as that role. The role may create nothing outside its database.
 func (in *instance) Isolate(ctx context.Context, name string) (*service.Lease, error) {
 	ident := pgx.Identifier{name}.Sanitize()
 	password := service.RandomHex(16)
-	if _, err := in.admin.Exec(ctx, fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s'", ident, password)); err != nil {
+	limit := in.connLimit
+	if limit <= 0 {
+		limit = service.DefaultConnLimit
+	}
+	if _, err := in.admin.Exec(ctx, fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s' CONNECTION LIMIT %d NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION",
+		ident, password, limit)); err != nil {
 		return nil, pgErr("create role "+name, err)
 	}
 	var pool *pgxpool.Pool
@@ -205,7 +301,7 @@ func (in *instance) Isolate(ctx context.Context, name string) (*service.Lease, e
 	if err != nil {
 		return fail(fmt.Errorf("postgres url: %w", err))
 	}
-	cfg.MaxConns = 4
+	cfg.MaxConns = int32(min(4, max(1, limit/4))) // the grader's own connections count against the limit
 	pool, err = pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return fail(pgErr("connect to "+name, err))

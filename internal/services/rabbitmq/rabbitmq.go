@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -128,6 +129,12 @@ func (rmq) Open(ctx context.Context, srv service.Server) (service.Instance, erro
 	}
 	mgmt := srv.Get(SettingManagementURL)
 	if mgmt == "" {
+		if srv.Isolation.Untrusted {
+			return nil, &service.EnvError{
+				Message: "rabbitmq: without --amqp-management-url every submission would share the default vhost and the administrator's credentials",
+				Fix:     "give --amqp-management-url (rabbitmq-plugins enable rabbitmq_management) so that each submission gets a user and a vhost of its own, or use --services docker",
+			}
+		}
 		in.notes = []string{NoteShared}
 		return in, nil
 	}
@@ -152,6 +159,60 @@ func (in *instance) Notes() []string { return in.notes }
 
 func (in *instance) Close() error { return nil }
 
+// Leftovers are the grader_* vhosts and users (through the management API;
+// without it the grader made none in external mode; in docker mode they go
+// with the container).
+func (in *instance) Leftovers(ctx context.Context) ([]service.Leftover, error) {
+	if in.mgmt == "" || in.ctr != nil {
+		return nil, nil
+	}
+	var out []service.Leftover
+	for _, kind := range []string{"vhosts", "users"} {
+		var items []struct {
+			Name string `json:"name"`
+		}
+		if err := mgmtGet(ctx, in.mgmt, in.url, "/api/"+kind, &items); err != nil {
+			return nil, fmt.Errorf("rabbitmq: list the %s: %w", kind, err)
+		}
+		for _, it := range items {
+			if !strings.HasPrefix(it.Name, service.ScopePrefix) {
+				continue
+			}
+			path := "/api/" + kind + "/" + url.PathEscape(it.Name)
+			out = append(out, service.Leftover{Scope: it.Name,
+				What: "rabbitmq " + strings.TrimSuffix(kind, "s") + " " + it.Name,
+				Drop: func(ctx context.Context) error { return mgmtDo(ctx, in.mgmt, in.url, http.MethodDelete, path, nil) }})
+		}
+	}
+	return out, nil
+}
+
+// mgmtGet GETs a management API path and decodes its JSON into v.
+func mgmtGet(ctx context.Context, mgmt, amqpURL, path string, v any) error {
+	u, err := url.Parse(mgmt)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("bad management url %q: want http://host:15672", service.Redact(mgmt))
+	}
+	user, pass := mgmtCredentials(mgmt, amqpURL)
+	u.User, u.RawPath = nil, ""
+	u.Path = strings.TrimRight(u.Path, "/")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String()+path, nil)
+	if err != nil {
+		return err
+	}
+	req.SetBasicAuth(user, pass)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
+		return fmt.Errorf("GET %s: %s %s", path, resp.Status, strings.TrimSpace(string(b)))
+	}
+	return json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(v)
+}
+
 // ManagementURL is the management API the instance makes vhosts with ("":
 // none). Tests use it.
 func ManagementURL(i service.Instance) string {
@@ -161,47 +222,87 @@ func ManagementURL(i service.Instance) string {
 	return ""
 }
 
-// Isolate creates the vhost name and gives the URL's user every permission
-// on it; without a way to make vhosts the lease is the default vhost.
+// Isolate creates the vhost name and a user of the same name with a random
+// password and every permission on that vhost only; the scope's URL carries
+// that user, never the administrator. Without a way to make vhosts (external
+// mode without the management API) the lease is the broker's default vhost
+// with the URL as given, and Open refused that for untrusted code.
 func (in *instance) Isolate(ctx context.Context, name string) (*service.Lease, error) {
-	user := amqpUser(in.url)
-	var del func(ctx context.Context) error
+	password := service.RandomHex(16)
+	perm := []string{".*", ".*", ".*"}
+	var steps []step
 	switch {
 	case in.mgmt != "":
-		if err := mgmtDo(ctx, in.mgmt, in.url, http.MethodPut, "/api/vhosts/"+url.PathEscape(name), nil); err != nil {
-			return nil, fmt.Errorf("rabbitmq: create vhost %s: %w", name, err)
-		}
-		del = func(ctx context.Context) error {
-			if err := mgmtDo(ctx, in.mgmt, in.url, http.MethodDelete, "/api/vhosts/"+url.PathEscape(name), nil); err != nil {
-				return fmt.Errorf("rabbitmq: delete vhost %s: %w", name, err)
-			}
-			return nil
-		}
-		perm := map[string]string{"configure": ".*", "write": ".*", "read": ".*"}
-		if err := mgmtDo(ctx, in.mgmt, in.url, http.MethodPut, "/api/permissions/"+url.PathEscape(name)+"/"+url.PathEscape(user), perm); err != nil {
-			_ = del(context.WithoutCancel(ctx))
-			return nil, fmt.Errorf("rabbitmq: permissions on vhost %s: %w", name, err)
+		vhost, user := "/api/vhosts/"+url.PathEscape(name), "/api/users/"+url.PathEscape(name)
+		steps = []step{
+			{"create vhost " + name,
+				func(ctx context.Context) error { return mgmtDo(ctx, in.mgmt, in.url, http.MethodPut, vhost, nil) },
+				func(ctx context.Context) error { return mgmtDo(ctx, in.mgmt, in.url, http.MethodDelete, vhost, nil) }},
+			{"create user " + name,
+				func(ctx context.Context) error {
+					return mgmtDo(ctx, in.mgmt, in.url, http.MethodPut, user, map[string]string{"password": password, "tags": ""})
+				},
+				func(ctx context.Context) error { return mgmtDo(ctx, in.mgmt, in.url, http.MethodDelete, user, nil) }},
+			{"permissions of " + name + " on its vhost",
+				func(ctx context.Context) error {
+					return mgmtDo(ctx, in.mgmt, in.url, http.MethodPut, "/api/permissions/"+url.PathEscape(name)+"/"+url.PathEscape(name),
+						map[string]string{"configure": perm[0], "write": perm[1], "read": perm[2]})
+				}, nil},
 		}
 	case in.ctr != nil:
-		if err := rabbitctl(ctx, in.ctr, "add_vhost", name); err != nil {
-			return nil, err
-		}
-		del = func(ctx context.Context) error { return rabbitctl(ctx, in.ctr, "delete_vhost", name) }
-		if err := rabbitctl(ctx, in.ctr, "set_permissions", "-p", name, user, ".*", ".*", ".*"); err != nil {
-			_ = del(context.WithoutCancel(ctx))
-			return nil, err
+		steps = []step{
+			{"create vhost " + name,
+				func(ctx context.Context) error { return rabbitctl(ctx, in.ctr, "add_vhost", name) },
+				func(ctx context.Context) error { return rabbitctl(ctx, in.ctr, "delete_vhost", name) }},
+			{"create user " + name,
+				func(ctx context.Context) error { return rabbitctl(ctx, in.ctr, "add_user", name, password) },
+				func(ctx context.Context) error { return rabbitctl(ctx, in.ctr, "delete_user", name) }},
+			{"permissions of " + name + " on its vhost",
+				func(ctx context.Context) error {
+					return rabbitctl(ctx, in.ctr, append([]string{"set_permissions", "-p", name, name}, perm...)...)
+				}, nil},
 		}
 	default:
 		return &service.Lease{URL: in.url, Handle: in.url, Release: func(context.Context) error { return nil }}, nil
 	}
-	u := service.WithCredentials(in.url, "", "", name)
+	var undo []step
+	release := func(ctx context.Context) error {
+		var errs []string
+		for i := len(undo) - 1; i >= 0; i-- {
+			if undo[i].undo == nil {
+				continue
+			}
+			if err := undo[i].undo(ctx); err != nil {
+				errs = append(errs, fmt.Sprintf("rabbitmq: undo %s: %s", undo[i].what, service.OneLine(err)))
+			}
+		}
+		if len(errs) > 0 {
+			return errors.New(strings.Join(errs, "; "))
+		}
+		return nil
+	}
+	for _, st := range steps {
+		if err := st.do(ctx); err != nil {
+			_ = release(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("rabbitmq: %s: %w", st.what, err)
+		}
+		undo = append(undo, st)
+	}
+	u := service.WithCredentials(in.url, name, password, name)
 	var once sync.Once
 	var relErr error
-	release := func(ctx context.Context) error {
-		once.Do(func() { relErr = del(ctx) })
+	return &service.Lease{URL: u, Handle: u, Release: func(ctx context.Context) error {
+		once.Do(func() { relErr = release(ctx) })
 		return relErr
-	}
-	return &service.Lease{URL: u, Handle: u, Release: release}, nil
+	}}, nil
+}
+
+// step is one thing Isolate does, and how to undo it (nil: goes with the
+// others).
+type step struct {
+	what string
+	do   func(context.Context) error
+	undo func(context.Context) error
 }
 
 // rabbitctl runs rabbitmqctl in the broker's container.
@@ -211,15 +312,6 @@ func rabbitctl(ctx context.Context, c service.Container, args ...string) error {
 		return fmt.Errorf("rabbitmq: %w", err)
 	}
 	return nil
-}
-
-// amqpUser is the user of an AMQP URL (guest when none).
-func amqpUser(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil || u.User.Username() == "" {
-		return "guest"
-	}
-	return u.User.Username()
 }
 
 // mgmtCredentials: the management URL's own, else the AMQP URL's, else guest.

@@ -13,12 +13,6 @@ func TestEnv(t *testing.T) {
 }
 
 func TestCredentials(t *testing.T) {
-	if u := amqpUser("amqp://app:pw@h:5672/"); u != "app" {
-		t.Errorf("amqpUser = %q", u)
-	}
-	if u := amqpUser("amqp://h:5672/"); u != "guest" {
-		t.Errorf("amqpUser without a user = %q, want guest", u)
-	}
 	if u, p := mgmtCredentials("http://admin:x@h:15672", "amqp://app:pw@h/"); u != "admin" || p != "x" {
 		t.Errorf("mgmtCredentials = %q, %q: want the management URL's own", u, p)
 	}

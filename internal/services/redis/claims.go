@@ -200,3 +200,59 @@ func (in *instance) give(ctx context.Context, n int, c *claim) error {
 	}
 	return nil
 }
+
+// Leftovers are the claims of logical databases held by grader_* scopes
+// (dropping one empties its database and deletes the claim, if the same
+// owner still holds it) and the grader_* ACL users. A server per scope
+// (docker mode) leaves nothing here: its container goes by label.
+func (in *instance) Leftovers(ctx context.Context) ([]service.Leftover, error) {
+	var out []service.Leftover
+	var cursor uint64
+	for {
+		keys, next, err := in.meta.Scan(ctx, cursor, ClaimPrefix+"*", 1000).Result()
+		if err != nil {
+			return nil, fmt.Errorf("redis: list the claims: %w", err)
+		}
+		for _, key := range keys {
+			n, err := strconv.Atoi(strings.TrimPrefix(key, ClaimPrefix))
+			if err != nil || n < 1 {
+				continue
+			}
+			owner, err := in.meta.Get(ctx, key).Result()
+			if err != nil || !strings.HasPrefix(owner, service.ScopePrefix) {
+				continue // gone meanwhile, or not a scope's
+			}
+			out = append(out, service.Leftover{Scope: owner,
+				What: fmt.Sprintf("redis database %d (claimed by %s)", n, owner),
+				Drop: func(ctx context.Context) error {
+					// Still the same owner's? Then empty it, and give it back.
+					if cur, err := in.meta.Get(ctx, key).Result(); err != nil || cur != owner {
+						return nil
+					}
+					if err := clearDB(ctx, in.dbClient(n)); err != nil {
+						return fmt.Errorf("redis: clear database %d: %w", n, err)
+					}
+					return releaseScript.Run(ctx, in.meta, []string{key}, owner).Err()
+				}})
+		}
+		cursor = next
+		if cursor == 0 {
+			break
+		}
+	}
+	if !in.acl {
+		return out, nil
+	}
+	users, err := in.meta.Do(ctx, "ACL", "USERS").StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("redis: list the users: %w", err)
+	}
+	for _, u := range users {
+		if !strings.HasPrefix(u, service.ScopePrefix) {
+			continue
+		}
+		out = append(out, service.Leftover{Scope: u, What: "redis user " + u,
+			Drop: func(ctx context.Context) error { return in.meta.Do(ctx, "ACL", "DELUSER", u).Err() }})
+	}
+	return out, nil
+}

@@ -95,6 +95,49 @@ type Server struct {
 	Setting func(key string) string
 	// Logf prints progress lines.
 	Logf func(format string, args ...any)
+	// Isolation says how strictly the scopes on this server are kept apart.
+	Isolation Isolation
+	// StartScoped starts a small container of the service for one scope
+	// (docker mode with Isolation.ServerPerScope; nil otherwise).
+	StartScoped func(ctx context.Context, scope string, spec ContainerSpec) (Scoped, error)
+}
+
+// DefaultConnLimit is how many connections a scope's own Postgres role may
+// hold at once when Isolation.ConnLimit is not set.
+const DefaultConnLimit = 20
+
+// Isolation says how strictly the scopes on a server are kept apart.
+type Isolation struct {
+	// ConnLimit is the most connections a scope's own credentials may hold
+	// at once (0: DefaultConnLimit), so that one run cannot take every
+	// connection of a server others share.
+	ConnLimit int
+	// Untrusted says the scopes run untrusted code (a batch): a server that
+	// lets a scope bypass its credentials (Postgres trusting every host
+	// connection) is refused, unless AllowTrust.
+	Untrusted  bool
+	AllowTrust bool
+	// ServerPerScope asks for a server of its own per scope where sharing one
+	// cannot isolate (Redis 7's ACLs cannot scope logical databases); only
+	// docker mode can do it (Server.StartScoped).
+	ServerPerScope bool
+}
+
+// Limit is ConnLimit, or DefaultConnLimit when not set.
+func (i Isolation) Limit() int {
+	if i.ConnLimit > 0 {
+		return i.ConnLimit
+	}
+	return DefaultConnLimit
+}
+
+// Scoped is a container started for one scope.
+type Scoped struct {
+	// URL is where the grader's host reaches it; NetURL where a container on
+	// the grader's network does (by its own host name).
+	URL, NetURL string
+	// Remove kills and removes it.
+	Remove func(ctx context.Context) error
 }
 
 // Get returns the value of a setting, "" when none (or no Setting func).
@@ -129,14 +172,34 @@ type Instance interface {
 	Isolate(ctx context.Context, name string) (*Lease, error)
 	// Notes are remarks for the report (e.g. that broker state is shared).
 	Notes() []string
+	// Leftovers lists what scopes made on the server and did not give back
+	// (grader clean, external mode): everything named grader_*, whatever
+	// its run; the caller decides which to drop.
+	Leftovers(ctx context.Context) ([]Leftover, error)
 	// Close drops the administrative handles (not the leases).
 	Close() error
 }
+
+// Leftover is one thing a scope made on a server.
+type Leftover struct {
+	// Scope is the scope's name (grader_<run>_..., as Isolate was given it).
+	Scope string
+	// What says what it is, for messages ("database grader_x_1a2b3c").
+	What string
+	// Drop removes it (and only it).
+	Drop func(ctx context.Context) error
+}
+
+// ScopePrefix starts the name of everything Isolate is asked to make.
+const ScopePrefix = "grader_"
 
 // Lease is one run's share of a server.
 type Lease struct {
 	// URL is how a learner's service on the grader's host reaches its share.
 	URL string
+	// NetURL is how a learner's container reaches it, when not the mode's
+	// usual rewrite of URL (a server started for this scope alone).
+	NetURL string
 	// Handle is the grader's own handle on the share, as the service's
 	// checks use it: *pgxpool.Pool, *redis.Client, or the AMQP URL (string).
 	Handle any

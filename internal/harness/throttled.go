@@ -1,0 +1,93 @@
+package harness
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+)
+
+// What the harness notices in the service's answers, for the runner: a
+// check that met a 429 before the rate-limiting stage is blocked by
+// LimitCheck whatever else went wrong (DESIGN.md §4), and patterns that
+// break a whole run are diagnosed once (DESIGN.md §3.1).
+
+// Met429 returns the first request of this check that was answered 429
+// Too Many Requests, as "METHOD /path" ("" when none was).
+func (h *H) Met429() string {
+	h.check.mu.Lock()
+	defer h.check.mu.Unlock()
+	return h.check.first429
+}
+
+// Traffic counts the service's answers over the whole run.
+type Traffic struct {
+	// Responses is the number of HTTP responses the service sent to the
+	// grader's requests; NotFound and Success how many were 404 and 2xx.
+	Responses, NotFound, Success int
+	// Throttled is how many were 429 Too Many Requests.
+	Throttled int
+	// HealthDenied is the first request for a public route (GET /health
+	// without a token) that was answered 401 or 403, "" when none was;
+	// HealthOK counts the public requests answered 2xx.
+	HealthDenied string
+	HealthOK     int
+}
+
+type traffic struct {
+	mu sync.Mutex
+	t  Traffic
+}
+
+// Traffic returns the counts of the run so far.
+func (h *H) Traffic() Traffic {
+	h.shared.traffic.mu.Lock()
+	defer h.shared.traffic.mu.Unlock()
+	return h.shared.traffic.t
+}
+
+// notice counts a response to r (the route as the track names it, before
+// the base path); sentToken says whether it carried an Authorization header.
+func (h *H) notice(r Request, status int, sentToken bool) {
+	if status == http.StatusTooManyRequests {
+		h.check.mu.Lock()
+		if h.check.first429 == "" {
+			h.check.first429 = r.Method + " " + r.Path
+		}
+		h.check.mu.Unlock()
+	}
+	if strings.HasPrefix(r.Path, "http://") || strings.HasPrefix(r.Path, "https://") {
+		return // another instance, or a URL a check built itself
+	}
+	tr := &h.shared.traffic
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	tr.t.Responses++
+	switch {
+	case status == http.StatusNotFound:
+		tr.t.NotFound++
+	case status == http.StatusTooManyRequests:
+		tr.t.Throttled++
+	case status >= 200 && status < 300:
+		tr.t.Success++
+	}
+	path, _, _ := strings.Cut(r.Path, "?")
+	if path == "/health" && (r.Method == http.MethodGet || r.Method == http.MethodHead) && !sentToken {
+		switch {
+		case status == http.StatusUnauthorized || status == http.StatusForbidden:
+			if tr.t.HealthDenied == "" {
+				tr.t.HealthDenied = fmt.Sprintf("%s %s answered %s", r.Method, path, statusText(status))
+			}
+		case status >= 200 && status < 300:
+			tr.t.HealthOK++
+		}
+	}
+}
+
+// Answered tells the harness about a response a check received outside Do
+// (over a raw connection or its own client), so that a 429 counts as one
+// and the run's traffic stays whole. path is the route as the track names
+// it ("/todos"), before the base path.
+func (h *H) Answered(method, path string, status int, sentToken bool) {
+	h.notice(Request{Method: method, Path: path}, status, sentToken)
+}

@@ -32,7 +32,10 @@ func getETag(ctx context.Context, h *harness.H, id string) (*harness.Response, s
 }
 
 // etagNotModified: the ETag is the same for two GETs of an unchanged todo
-// (a MISS and a HIT), and If-None-Match with it answers 304 without a body.
+// (a MISS and a HIT), and If-None-Match with it answers 304 without a body,
+// sent once in a browser's User-Agent and once in another client's (the
+// second form of DESIGN §3.2: conditional requests are not for browsers
+// only).
 func etagNotModified(ctx context.Context, h *harness.H) error {
 	t, err := create(ctx, h, "")
 	if err != nil {
@@ -50,17 +53,26 @@ func etagNotModified(ctx context.Context, h *harness.H) error {
 		return grader.Failf("two GETs of the same unchanged todo (%s, then %s) had different ETags: %s then %s", describeXCache(r1), describeXCache(r2), e1, e2).
 			WithHint("derive the ETag from the todo's content (e.g. a hash of the JSON, or its id and updatedAt), never from the time of the request, so a HIT and a MISS agree")
 	}
-	resp, err := get(ctx, h, "", t.ID, http.Header{"If-None-Match": {e1}})
-	if err != nil {
-		return err
+	browser, tool := harness.BrowserAndToolUserAgents(h.Rand)
+	if h.Rand.IntN(2) == 0 {
+		browser, tool = tool, browser
 	}
-	if resp.Status != http.StatusNotModified {
-		return grader.Failf("GET /todos/%s with If-None-Match: %s (its current ETag): expected 304 Not Modified, got %s", t.ID, e1, expect.StatusText(resp.Status)).
-			WithHint("compare the request's If-None-Match with the todo's current ETag and, when one matches, answer 304 with no body")
-	}
-	if len(resp.Body) > 0 {
-		return grader.Failf("the 304 for GET /todos/%s has a body of %d bytes: a 304 has none", t.ID, len(resp.Body)).
-			WithHint("answer 304 with headers only: write the status and return without writing the todo")
+	for i, ua := range []string{browser, tool} {
+		resp, err := get(ctx, h, "", t.ID, http.Header{"If-None-Match": {e1}, "User-Agent": {ua}})
+		if err != nil {
+			return err
+		}
+		if resp.Status != http.StatusNotModified {
+			f := grader.Failf("GET /todos/%s with If-None-Match: %s (its current ETag): expected 304 Not Modified, got %s", t.ID, e1, expect.StatusText(resp.Status))
+			if i > 0 {
+				return f.WithHint("the same conditional GET from another client (User-Agent %q) was answered differently: compare If-None-Match with the ETag for every client, not only some", ua)
+			}
+			return f.WithHint("compare the request's If-None-Match with the todo's current ETag and, when one matches, answer 304 with no body")
+		}
+		if len(resp.Body) > 0 {
+			return grader.Failf("the 304 for GET /todos/%s has a body of %d bytes: a 304 has none", t.ID, len(resp.Body)).
+				WithHint("answer 304 with headers only: write the status and return without writing the todo")
+		}
 	}
 	return nil
 }

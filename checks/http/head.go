@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -15,9 +16,11 @@ import (
 	"github.com/backend-grader/grader/internal/harness"
 )
 
-// head: HEAD /health -> 200 and not a byte of body. Go's HTTP client never
-// reads a HEAD response's body, so the request goes over a raw connection
-// and whatever follows the headers is counted.
+// head: HEAD /health -> 200 with the Content-Type GET /health has (whether
+// that is JSON is http.health's subject) and not a byte of body. Go's HTTP
+// client never reads a HEAD response's body, so the request goes over a
+// raw connection and whatever follows the headers is counted. (Other
+// headers are not compared: a Content-Length may be there or not.)
 func head(ctx context.Context, h *harness.H) error {
 	base, err := url.Parse(h.Service.URL())
 	if err != nil {
@@ -73,5 +76,25 @@ func head(ctx context.Context, h *harness.H) error {
 		return grader.Failf("HEAD /health: expected no body, got %d bytes after the headers", len(extra)).
 			WithHint("a response to HEAD carries the headers of GET but never a body: do not write the body for HEAD requests")
 	}
+	get, err := h.Do(ctx, harness.Request{Path: "/health", NoAuth: true})
+	if err != nil || get.Status != http.StatusOK {
+		return nil // http.health grades GET /health
+	}
+	if want, got := mediaType(get.Header), mediaType(resp.Header); got != want {
+		return grader.Failf("HEAD /health: expected the headers of GET /health, Content-Type %s included, got %s", want, got).
+			WithHint("HEAD is GET without the body: run the GET handler and let the server drop the body, rather than answering HEAD with a bare status")
+	}
 	return nil
+}
+
+// mediaType describes a response's media type, for comparing HEAD with GET.
+func mediaType(hd http.Header) string {
+	ct := hd.Get("Content-Type")
+	if ct == "" {
+		return "(no Content-Type header)"
+	}
+	if mt, _, err := mime.ParseMediaType(ct); err == nil {
+		return mt
+	}
+	return fmt.Sprintf("%q", ct)
 }

@@ -11,10 +11,37 @@ import (
 	"github.com/backend-grader/grader/internal/harness"
 )
 
-// notFound: a path the service does not serve -> 404 with a JSON message.
+// notFound: a path the service does not serve -> 404 with a JSON message,
+// whoever asks and however: the same GET in a browser's User-Agent and in a
+// command-line client's (the second form of DESIGN §3.2), and a POST to
+// another unknown path.
 func notFound(ctx context.Context, h *harness.H) error {
 	path := fmt.Sprintf("/no-such-route-%06x/%d", h.Rand.IntN(1<<24), h.Rand.IntN(1000))
-	resp, err := h.Do(ctx, harness.Request{Path: path, NoAuth: true})
+	other := fmt.Sprintf("/no-such-page-%06x", h.Rand.IntN(1<<24))
+	browser, tool := harness.BrowserAndToolUserAgents(h.Rand)
+	if h.Rand.IntN(2) == 0 {
+		browser, tool = tool, browser
+	}
+	probes := []harness.Request{
+		{Path: path, NoAuth: true, Header: http.Header{"User-Agent": {browser}}},
+		{Path: path, NoAuth: true, Header: http.Header{"User-Agent": {tool}}},
+		{Method: http.MethodPost, Path: other, NoAuth: true, JSON: map[string]string{"name": "probe"}},
+	}
+	for i, p := range probes {
+		if err := notFoundJSON(ctx, h, p); err != nil {
+			if i > 0 {
+				return expect.Hint(err, "every path the service does not serve answers 404 with a JSON message, whatever the method and whoever asks: install one not-found handler for all methods and clients")
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// notFoundJSON sends r to a path the service does not serve: 404 JSON with
+// a message.
+func notFoundJSON(ctx context.Context, h *harness.H, r harness.Request) error {
+	resp, err := h.Do(ctx, r)
 	if err != nil {
 		return expect.Transport(err)
 	}
@@ -30,10 +57,11 @@ func notFound(ctx context.Context, h *harness.H) error {
 	return expect.Message(resp)
 }
 
-// methodNotAllowed: POST and DELETE on /health -> 405 with an Allow header
-// that lists GET.
+// methodNotAllowed: POST, PUT, PATCH and DELETE on /health -> 405 with an
+// Allow header that lists GET (every method the path does not accept, not
+// only the two one tries first).
 func methodNotAllowed(ctx context.Context, h *harness.H) error {
-	for _, m := range []string{http.MethodPost, http.MethodDelete} {
+	for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		resp, err := h.Do(ctx, harness.Request{Method: m, Path: "/health", NoAuth: true})
 		if err != nil {
 			return expect.Transport(err)

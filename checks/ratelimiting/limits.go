@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/backend-grader/grader/checks/internal/expect"
+	"github.com/backend-grader/grader/checks/internal/jwt"
 	"github.com/backend-grader/grader/internal/grader"
 	"github.com/backend-grader/grader/internal/harness"
 )
@@ -57,7 +58,8 @@ func limitEnforced(ctx context.Context, h *harness.H) error {
 		return err
 	}
 	return ownLimit(h, withFreshUser(ctx, h, func(u *harness.User) (error, bool) {
-		resps, err := sendAll(ctx, h, repeat(harness.Request{Path: ins[0].URL() + h.Path("/todos"), Token: u.Token}, l.N+1))
+		req := harness.Request{Path: ins[0].URL() + h.Path("/todos"), Token: u.Token}
+		resps, err := sendAll(ctx, h, repeat(req, l.N+1))
 		if err != nil {
 			return err, false
 		}
@@ -68,7 +70,10 @@ func limitEnforced(ctx context.Context, h *harness.H) error {
 		if _, err := retryAfter(last, l); err != nil {
 			return err, false
 		}
-		return expect.Hint(expect.Message(last), `a 429 is an error like the others: {"message": "too many requests, retry after 3 seconds"}`), false
+		if err := expect.Hint(expect.Message(last), `a 429 is an error like the others: {"message": "too many requests, retry after 3 seconds"}`); err != nil {
+			return err, false
+		}
+		return retryAfterWithinReset(ctx, h, req, last, l), false
 	}))
 }
 
@@ -83,6 +88,44 @@ func ownLimit(h *harness.H, err error) error {
 	return grader.Failf("%s, although the grader started the service with %s=%s and %s=%s, far more than it had sent: the service limits at a number of its own, not %s (or ignores the window)",
 		p.Reason, RequestsVar, h.Env[RequestsVar], WindowVar, h.Env[WindowVar], RequestsVar).
 		WithHint("read the limit from %s and the window from %s, which the grader varies from run to run", RequestsVar, WindowVar)
+}
+
+// retryAfterWithinReset: a 429's Retry-After is no later than its reset
+// header says the limit is restored (+1 s for rounding): once the window
+// ends the client may try again, so waiting longer is not what the service
+// means. A constant Retry-After of the whole window is told apart from the
+// real time left only when less than the window is left: when the reset
+// says the window just began, one more refused request 2 s later must say
+// less. Without a reset header on the 429 this is not judged here
+// (rate-limiting.remaining grades the headers).
+func retryAfterWithinReset(ctx context.Context, h *harness.H, req harness.Request, resp *harness.Response, l limits) error {
+	for again := true; ; again = false {
+		ra, err := retryAfter(resp, l)
+		if err != nil {
+			return err
+		}
+		reset, ok := resetSeconds(resp)
+		if !ok {
+			return nil
+		}
+		if int64(ra) > reset+1 {
+			return grader.Failf("the 429 says Retry-After: %d, but its reset header says the limit is restored in %d seconds: expected Retry-After <= %d", ra, reset, reset+1).
+				WithHint("Retry-After is the time left until the client may try again (the end of its window), not the window's length: compute it from the window's end, like the reset header")
+		}
+		if !again || reset < int64(l.W)-1 {
+			return nil
+		}
+		h.Record("note", "the window had just begun, so Retry-After and the reset header cannot be told apart yet: one more request 2 s later", "")
+		if err := sleep(ctx, 2*time.Second); err != nil {
+			return err
+		}
+		if resp, err = h.Do(ctx, req); err != nil {
+			return err
+		}
+		if resp.Status != http.StatusTooManyRequests {
+			return nil // a window ended after all; rate-limiting.window-resets grades what follows
+		}
+	}
 }
 
 // remainingCountsDown: every response carries the limit, the requests
@@ -145,7 +188,9 @@ func countdownStep(r *harness.Response, i int, l limits) error {
 }
 
 // perUser: once one user is refused, another user on the same instance (and
-// the same IP) still passes.
+// the same IP) still passes, and the refused user with a second token (one
+// the grader signs with JWT_SECRET for the same sub) is still refused: the
+// limit is the user's, not the token string's.
 func perUser(ctx context.Context, h *harness.H) error {
 	l := tight(h)
 	ins, stop, err := instances(ctx, h, l, 1)
@@ -162,8 +207,20 @@ func perUser(ctx context.Context, h *harness.H) error {
 		return err
 	}
 	url := ins[0].URL() + h.Path("/todos")
-	if _, err := exhaust(ctx, h, harness.Request{Path: url, Token: a.Token}, l, "the limit could not be exhausted"); err != nil {
+	refused, err := exhaust(ctx, h, harness.Request{Path: url, Token: a.Token}, l, "the limit could not be exhausted")
+	if err != nil {
 		return err
+	}
+	if left, ok := resetSeconds(refused); ok && left < 2 {
+		// The window is about to end: exhaust the next one instead, so
+		// that the second token below is sent well inside it.
+		h.Record("note", fmt.Sprintf("the window ends in %d s: waiting for the next one", left), "")
+		if err := sleep(ctx, time.Duration(left)*time.Second+500*time.Millisecond); err != nil {
+			return err
+		}
+		if _, err := exhaust(ctx, h, harness.Request{Path: url, Token: a.Token}, l, "the limit could not be exhausted"); err != nil {
+			return err
+		}
 	}
 	resp, err := h.Do(ctx, harness.Request{Path: url, Token: b.Token})
 	if err != nil {
@@ -172,6 +229,36 @@ func perUser(ctx context.Context, h *harness.H) error {
 	if resp.Status != http.StatusOK {
 		return grader.Failf("after one user was refused with 429, another user's first GET /todos got %s: expected 200, each user has a limit of their own", expect.StatusText(resp.Status)).
 			WithHint("key the /todos counter by the user id from the token, not by IP address or route: users behind one proxy or office NAT share an IP")
+	}
+	return secondTokenRefused(ctx, h, url, a)
+}
+
+// secondTokenRefused: the user refused a moment ago sends a token of their
+// own that the grader signed with JWT_SECRET (same sub, another exp, as in
+// auth.grader-token): it is still 429.
+func secondTokenRefused(ctx context.Context, h *harness.H, url string, u *harness.User) error {
+	secret := h.Env["JWT_SECRET"]
+	_, claims, err := jwt.Parse(u.Token)
+	if secret == "" || err != nil || claims["sub"] == nil {
+		return nil // auth.token-claims grades the token's form
+	}
+	now := time.Now()
+	exp := now.Add(time.Duration(20+h.Rand.IntN(30))*time.Minute + time.Duration(h.Rand.IntN(60))*time.Second)
+	tok, err := jwt.Sign([]byte(secret), jwt.Claims{"sub": claims["sub"], "iat": now.Unix(), "exp": exp.Unix()})
+	if err != nil {
+		return grader.Errorf("minting a token: %v", err)
+	}
+	h.Record("note", "a second token for the refused user: {sub, iat, exp}, HS256 with JWT_SECRET", tok)
+	resp, err := h.Do(ctx, harness.Request{Path: url, Token: tok})
+	if err != nil {
+		return err
+	}
+	if resp.Status == http.StatusUnauthorized {
+		return nil // auth.grader-token grades tokens the grader signs
+	}
+	if resp.Status != http.StatusTooManyRequests {
+		return grader.Failf("the user refused with 429 a moment ago sent GET /todos with a second token of their own (same sub, signed with JWT_SECRET) and got %s: expected 429, the limit is the user's", expect.StatusText(resp.Status)).
+			WithHint("key the /todos counter by the user id (the token's sub), not by the token string: a user who logs in again must not get a fresh limit")
 	}
 	return nil
 }

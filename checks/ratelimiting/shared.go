@@ -127,7 +127,10 @@ func resetSeconds(resp *harness.Response) (int64, bool) {
 }
 
 // loginLimited: N wrong passwords for one email are answered 401; the
-// next attempt is refused with 429 even with the right password.
+// next attempt is refused with 429 even with the right password. Every
+// attempt carries another X-Forwarded-For and X-Real-IP: no proxy stands in
+// front of the service, so the client address is the connection's peer and
+// those headers are the client's own words.
 func loginLimited(ctx context.Context, h *harness.H) error {
 	l := tight(h)
 	ins, stop, err := instances(ctx, h, l, 1)
@@ -143,8 +146,10 @@ func loginLimited(ctx context.Context, h *harness.H) error {
 			if i == l.N {
 				pw = u.Password
 			}
+			addr := fmt.Sprintf("203.0.113.%d", 1+(i*37+h.Rand.IntN(200))%254)
 			reqs[i] = harness.Request{Method: http.MethodPost, Path: url, NoAuth: true,
-				JSON: map[string]string{"email": u.Email, "password": pw}}
+				JSON:   map[string]string{"email": u.Email, "password": pw},
+				Header: http.Header{"X-Forwarded-For": {addr}, "X-Real-IP": {addr}}}
 		}
 		resps, err := sendAll(ctx, h, reqs)
 		if err != nil {
@@ -167,7 +172,7 @@ func loginLimited(ctx context.Context, h *harness.H) error {
 			return nil, false
 		case http.StatusOK:
 			return grader.Failf("after %d wrong passwords for one email within the window (%s), attempt %d with the right password logged in (200): expected 429, or an attacker can keep guessing until a guess is right", l.N, l, l.N+1).
-				WithHint("count every /login attempt per client IP and email before checking the password, and refuse with 429 once the count is above the limit, right password or not"), true
+				WithHint("count every /login attempt per client IP (the connection's peer address: X-Forwarded-For is whatever the client says, and every attempt here said another) and email before checking the password, and refuse with 429 once the count is above the limit, right password or not"), true
 		}
 		return grader.Failf("after %d wrong passwords for one email within the window (%s), attempt %d got %s: expected 429 Too Many Requests", l.N, l, l.N+1, expect.StatusText(last.Status)).
 			WithHint("count every /login attempt per client IP and email before checking the password, and refuse with 429 once the count is above the limit"), true

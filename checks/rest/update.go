@@ -83,13 +83,20 @@ func timestampsAfterUpdate(orig, got todo, what string) error {
 	return nil
 }
 
-// patchPartial: three PATCHes, each with one field; the others keep their
-// values (an empty description is a value, not an absent field); a GET
+// patchPartial: three PATCHes, each with one field, the first more than a
+// second after the create; the others keep their values (an empty
+// description is a value, not an absent field), createdAt stays and
+// updatedAt moves ("every change moves updatedAt", not only PUT's); a GET
 // shows the result.
 func patchPartial(ctx context.Context, h *harness.H) error {
 	orig, err := createTodo(ctx, h, newTodo(h))
 	if err != nil {
 		return err
+	}
+	select {
+	case <-time.After(updatedAtWait):
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	path := todoPath(id(orig))
 	want := fields(orig, "id", "title", "description", "status")
@@ -114,6 +121,11 @@ func patchPartial(ctx context.Context, h *harness.H) error {
 		}
 		if d := expect.Fields(want, got); d != "" {
 			return grader.Failf("PATCH %s with %s: expected only that field to change %s", path, describePatch(s.patch), d).WithHint("%s", s.hint)
+		}
+		if last == nil {
+			if err := timestampsAfterUpdate(orig, got, "PATCH "+path); err != nil {
+				return err
+			}
 		}
 		last = got
 	}

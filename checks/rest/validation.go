@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"unicode/utf8"
 
 	"github.com/backend-grader/grader/checks/internal/expect"
@@ -145,8 +146,9 @@ func malformed(ctx context.Context, h *harness.H, r harness.Request) error {
 	return expect.Message(resp)
 }
 
-// unsupportedMediaType: a JSON-looking body sent as text/plain -> 415 with
-// a message; application/json with a charset parameter is JSON.
+// unsupportedMediaType: a JSON-looking body sent as text/plain, a
+// form-encoded body and a multipart one -> 415 with a message each;
+// application/json with a charset parameter is JSON.
 func unsupportedMediaType(ctx context.Context, h *harness.H) error {
 	body := []byte(fmt.Sprintf(`{"title": %q}`, expect.Title(h.Rand)))
 	charset := harness.Request{Method: http.MethodPost, Path: "/todos", Body: body,
@@ -161,17 +163,33 @@ func unsupportedMediaType(ctx context.Context, h *harness.H) error {
 		}
 		return err
 	}
-	plain := harness.Request{Method: http.MethodPost, Path: "/todos", Body: body,
-		Header: http.Header{"Content-Type": {"text/plain"}}}
-	resp, err = h.Do(ctx, plain)
-	if err != nil {
-		return expect.Transport(err)
+	title := expect.Title(h.Rand)
+	boundary := fmt.Sprintf("----form%08x", h.Rand.Uint32())
+	others := []struct {
+		what, contentType string
+		body              []byte
+	}{
+		{"a JSON body sent as text/plain", "text/plain", body},
+		{"a form-encoded body", "application/x-www-form-urlencoded", []byte("title=" + url.QueryEscape(title))},
+		{"a multipart form body", "multipart/form-data; boundary=" + boundary,
+			[]byte("--" + boundary + "\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\n" + title + "\r\n--" + boundary + "--\r\n")},
 	}
-	if err := expect.Status(resp, http.StatusUnsupportedMediaType); err != nil {
-		if resp.Status < 300 {
-			return expect.Hint(err, "look at the request's Content-Type: a body that is not declared as application/json is refused with 415 Unsupported Media Type")
+	for _, o := range others {
+		resp, err = h.Do(ctx, harness.Request{Method: http.MethodPost, Path: "/todos", Body: o.body,
+			Header: http.Header{"Content-Type": {o.contentType}}})
+		if err != nil {
+			return expect.Transport(err)
 		}
-		return expect.Hint(err, "a body of the wrong media type is 415 Unsupported Media Type: check the Content-Type before decoding")
+		if err := expect.Status(resp, http.StatusUnsupportedMediaType); err != nil {
+			err = expect.Note(err, "%s", o.what)
+			if resp.Status < 300 {
+				return expect.Hint(err, "look at the request's Content-Type: a body that is not declared as application/json is refused with 415 Unsupported Media Type")
+			}
+			return expect.Hint(err, "a body of the wrong media type is 415 Unsupported Media Type, whichever type it is: check the Content-Type is application/json before decoding, rather than refusing one type by name")
+		}
+		if err := expect.Message(resp); err != nil {
+			return expect.Note(err, "%s", o.what)
+		}
 	}
-	return expect.Message(resp)
+	return nil
 }

@@ -72,16 +72,22 @@ type probe struct {
 	req  harness.Request
 }
 
-// probes are requests across the API: success, not found, an error, no token.
+// probes are requests across the API: success (the same GET once in a
+// browser's User-Agent and once in another client's: the second form of
+// DESIGN §3.2), not found, an error, no token, and the responses without a
+// JSON body the stage names: a 304 (when GET /todos/{id} has an ETag) and a
+// CORS preflight from an allowed origin.
 func probes(ctx context.Context, h *harness.H) ([]probe, error) {
 	_, t, err := create(ctx, h, "", "headers "+expect.Title(h.Rand), "")
 	if err != nil {
 		return nil, err
 	}
+	browser, tool := harness.BrowserAndToolUserAgents(h.Rand)
 	ps := []probe{
 		{"GET /health", harness.Request{Path: "/health"}},
 		{"GET /todos", harness.Request{Path: "/todos"}},
-		{"GET /todos/{id}", harness.Request{Path: "/todos/" + t.ID}},
+		{"GET /todos/{id} from a browser", harness.Request{Path: "/todos/" + t.ID, Header: http.Header{"User-Agent": {browser}}}},
+		{"GET /todos/{id} from another client", harness.Request{Path: "/todos/" + t.ID, Header: http.Header{"User-Agent": {tool}}}},
 		{"the 404 of GET /todos/{unknown id}", harness.Request{Path: "/todos/" + expect.RandomUUID(h.Rand)}},
 		{"the 404 of an unknown path", harness.Request{Path: "/no-such-page-" + randWord(h.Rand, 6)}},
 		{"the 400 of POST /todos with malformed JSON", harness.Request{Method: http.MethodPost, Path: "/todos",
@@ -89,6 +95,21 @@ func probes(ctx context.Context, h *harness.H) ([]probe, error) {
 	}
 	if h.Auth {
 		ps = append(ps, probe{"the 401 of GET /todos without a token", harness.Request{Path: "/todos", NoAuth: true}})
+	}
+	// A 304 where the service has ETags (caching grades whether it does).
+	resp, err := h.Do(ctx, harness.Request{Path: "/todos/" + t.ID})
+	if err != nil {
+		return nil, err
+	}
+	if e := resp.Header.Get("ETag"); resp.Status == http.StatusOK && e != "" {
+		ps = append(ps, probe{"the 304 of GET /todos/{id} with If-None-Match", harness.Request{Path: "/todos/" + t.ID, Header: http.Header{"If-None-Match": {e}}}})
+	}
+	if origins, err := allowedOrigins(h); err == nil {
+		ps = append(ps, probe{"the CORS preflight OPTIONS /todos", harness.Request{Method: http.MethodOptions, Path: "/todos", NoAuth: true, Header: http.Header{
+			"Origin":                         {origins[h.Rand.IntN(len(origins))]},
+			"Access-Control-Request-Method":  {http.MethodPost},
+			"Access-Control-Request-Headers": {"authorization,content-type"},
+		}}})
 	}
 	return ps, nil
 }

@@ -91,6 +91,10 @@ func noLeaks(ctx context.Context, h *harness.H) error {
 
 // unguessableIDs: todo ids and user ids are not integers, and two created
 // one after the other are not neighbours when read as numbers.
+//
+// What it cannot tell: ids that look random but come from a predictable
+// generator (a PRNG seeded with the time, a hash of a counter) are not told
+// apart from random UUIDs from outside; the check sees only the form.
 func unguessableIDs(ctx context.Context, h *harness.H) error {
 	var todoIDs []string
 	for range 2 {

@@ -95,3 +95,19 @@ func NewPerson(r *rand.Rand, tag string) Person {
 func asciiLower(s string) string {
 	return strings.NewReplacer("í", "i", "é", "e", "á", "a").Replace(strings.ToLower(s))
 }
+
+// BrowserAndToolUserAgents draws two User-Agents from r: a browser's and a
+// command-line or library client's, for a probe sent once in each (the
+// "second form" of DESIGN §3.2: a service must not answer browsers and
+// other clients differently where the contract does not say so).
+func BrowserAndToolUserAgents(r *rand.Rand) (browser, tool string) {
+	var bs, ts []string
+	for _, ua := range UserAgents {
+		if strings.HasPrefix(ua, "Mozilla/") {
+			bs = append(bs, ua)
+		} else {
+			ts = append(ts, ua)
+		}
+	}
+	return bs[r.IntN(len(bs))], ts[r.IntN(len(ts))]
+}

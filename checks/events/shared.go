@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/backend-grader/grader/checks/internal/broker"
 	"github.com/backend-grader/grader/checks/internal/expect"
 	"github.com/backend-grader/grader/checks/internal/todos"
 	"github.com/backend-grader/grader/internal/grader"
@@ -18,7 +19,7 @@ import (
 
 // The broker's names (STAGES §8).
 const (
-	eventsExchange = "tasks.events"
+	eventsExchange = broker.EventsExchange
 	dlxExchange    = "tasks.dlx"
 	commandsQueue  = "tasks.commands"
 	dlqQueue       = "tasks.commands.dlq"
@@ -76,25 +77,11 @@ func listen(ctx context.Context, h *harness.H) (*listener, error) {
 	if !h.Has("rabbitmq") {
 		return nil, grader.Errorf("the run has no RabbitMQ")
 	}
-	a, err := h.AMQP(ctx)
+	a, queue, err := broker.BindEvents(ctx, h, "no event")
 	if err != nil {
 		return nil, err
 	}
-	ok, err := a.ExchangeExists(ctx, eventsExchange)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, grader.Blockedf("events.topology", "the exchange %s does not exist in the service's vhost, so no event can be read", eventsExchange)
-	}
-	q, err := a.DeclareQueue(ctx, "", harness.QueueOptions{Exclusive: true})
-	if err != nil {
-		return nil, err
-	}
-	if err := a.Bind(ctx, q.Name, eventsExchange, "#", nil); err != nil {
-		return nil, err
-	}
-	return &listener{h: h, a: a, queue: q.Name}, nil
+	return &listener{h: h, a: a, queue: queue}, nil
 }
 
 // until reads events until done says so or wait has passed; it reports

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/backend-grader/grader/checks/internal/broker"
 	"github.com/backend-grader/grader/checks/internal/expect"
 	"github.com/backend-grader/grader/checks/internal/todos"
 	"github.com/backend-grader/grader/internal/grader"
@@ -18,7 +19,7 @@ const (
 	inFlightAfter = 300 * time.Millisecond // SIGTERM this long after the request left
 	exitWithin    = 10 * time.Second
 	eventWithin   = 10 * time.Second
-	eventsExch    = "tasks.events"
+	eventsExch    = broker.EventsExchange
 )
 
 // gracefulShutdown: with Postgres slowed by 300 ms, a POST /todos is in
@@ -141,25 +142,11 @@ type eventReader struct {
 }
 
 func readEvents(ctx context.Context, h *harness.H) (*eventReader, error) {
-	a, err := h.AMQP(ctx)
+	a, queue, err := broker.BindEvents(ctx, h, "the event of the request in flight")
 	if err != nil {
 		return nil, err
 	}
-	ok, err := a.ExchangeExists(ctx, eventsExch)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, grader.Blockedf("events.topology", "the exchange %s does not exist in the service's vhost, so the event of the request in flight cannot be read", eventsExch)
-	}
-	q, err := a.DeclareQueue(ctx, "", harness.QueueOptions{Exclusive: true})
-	if err != nil {
-		return nil, err
-	}
-	if err := a.Bind(ctx, q.Name, eventsExch, "#", nil); err != nil {
-		return nil, err
-	}
-	return &eventReader{a: a, queue: q.Name, ids: map[string]bool{}}, nil
+	return &eventReader{a: a, queue: queue, ids: map[string]bool{}}, nil
 }
 
 func (r *eventReader) read(ctx context.Context) error {

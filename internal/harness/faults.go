@@ -22,6 +22,13 @@ type Fault struct {
 	p    *faults.Proxy
 }
 
+// faultMark is where the service's output stood when a fault began, per
+// dependency, so that its lines during the fault join the transcript.
+type faultMark struct {
+	at   time.Time
+	line uint64
+}
+
 // Fault returns the handle on the proxy in front of dependency. It never
 // returns nil: without a proxy its faults say why they cannot be applied.
 func (h *H) Fault(dependency string) *Fault {
@@ -49,6 +56,7 @@ func (f *Fault) apply(ctx context.Context, what string, op func(context.Context)
 		return nil
 	})
 	f.h.Record("fault", what, "applied at the grader's proxy "+f.p.Addr()+" (the service's "+f.name+" address)")
+	f.h.markFault(f.name)
 	if err := op(ctx); err != nil {
 		return verdict.Environmentf("the grader could not take %s away from the service (%s): %v", f.name, what, err)
 	}
@@ -76,9 +84,65 @@ func (f *Fault) Restore(ctx context.Context) error {
 	if f.p == nil {
 		return nil
 	}
+	f.h.serviceOutputDuring(f.name)
 	f.h.Record("fault", f.name+" restored", "the service can reach "+f.name+" again")
 	if err := f.p.Restore(ctx); err != nil {
 		return verdict.Environmentf("the grader could not give %s back to the service: %v", f.name, err)
 	}
 	return nil
+}
+
+// maxFaultLog bounds the service's lines a fault's transcript shows.
+const maxFaultLog = 12
+
+// markFault remembers when the fault on dependency began and where the
+// service's output stood.
+func (h *H) markFault(dependency string) {
+	m := faultMark{at: time.Now()}
+	if or, ok := h.Service.(OutputReader); ok {
+		m.line = or.OutputMark()
+	}
+	h.check.mu.Lock()
+	defer h.check.mu.Unlock()
+	if h.check.faults == nil {
+		h.check.faults = map[string]faultMark{}
+	}
+	h.check.faults[dependency] = m
+}
+
+// serviceOutputDuring records, on the transcript's time line, what the
+// service printed while the fault on dependency lasted (its last lines),
+// and how long the fault lasted.
+func (h *H) serviceOutputDuring(dependency string) {
+	h.check.mu.Lock()
+	m, ok := h.check.faults[dependency]
+	delete(h.check.faults, dependency)
+	h.check.mu.Unlock()
+	if !ok {
+		return
+	}
+	what := fmt.Sprintf("the service's output during the %s fault (%s)", dependency, time.Since(m.at).Round(10*time.Millisecond))
+	or, isReader := h.Service.(OutputReader)
+	if !isReader {
+		return
+	}
+	lines, lost := or.OutputSince(m.line)
+	if len(lines) > maxFaultLog {
+		lost += uint64(len(lines) - maxFaultLog)
+		lines = lines[len(lines)-maxFaultLog:]
+	}
+	out := "(nothing)"
+	if len(lines) > 0 {
+		out = ""
+		if lost > 0 {
+			out = fmt.Sprintf("(%d earlier lines not shown)\n", lost)
+		}
+		for i, l := range lines {
+			if i > 0 {
+				out += "\n"
+			}
+			out += Shorten(l, 300)
+		}
+	}
+	h.Record("log", what, out)
 }

@@ -143,8 +143,9 @@ type checkState struct {
 	mu       sync.Mutex
 	steps    []Step
 	cleanups []func(context.Context) error
-	closed   bool   // the runner has taken the cleanups
-	first429 string // the first request answered 429 (throttled.go)
+	closed   bool                 // the runner has taken the cleanups
+	first429 string               // the first request answered 429 (throttled.go)
+	faults   map[string]faultMark // faults begun and not yet restored (faults.go)
 	// salt and requests choose the User-Agent of each request (identity.go).
 	salt     uint64
 	requests uint64

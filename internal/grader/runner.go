@@ -254,6 +254,14 @@ func (r *Runner) runOne(ctx context.Context, c Check, h *harness.H, out *RunResu
 	steps := hc.Transcript()
 
 	cleanupErrs := hc.RunCleanups(ctx)
+	// What the service printed during a fault that the check's cleanup
+	// ended joins the evidence: it tells what the service did meanwhile.
+	var faultLogs []verdict.Step
+	for _, s := range hc.Transcript()[len(steps):] {
+		if s.Kind == "log" {
+			faultLogs = append(faultLogs, s)
+		}
+	}
 	if overran || len(cleanupErrs) > 0 {
 		out.Tainted = append(out.Tainted, c.ID)
 	}
@@ -287,7 +295,7 @@ func (r *Runner) runOne(ctx context.Context, c Check, h *harness.H, out *RunResu
 		res.Points = c.Points
 	}
 	if res.Status == StatusFail || res.Status == StatusError {
-		res.Evidence = evidence(steps)
+		res.Evidence = append(evidence(steps), faultLogs...)
 	}
 	return res, hc.Met429(), nil
 }

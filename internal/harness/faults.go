@@ -50,6 +50,7 @@ func (f *Fault) apply(ctx context.Context, what string, op func(context.Context)
 		return verdict.Skipf("this check takes %s away from the service, but the run provides no %s", f.name, f.name)
 	}
 	f.h.Cleanup(func(ctx context.Context) error {
+		f.h.serviceOutputDuring(f.name) // when the check ended before Restore
 		if err := f.p.Restore(ctx); err != nil {
 			return fmt.Errorf("restoring %s behind the fault proxy: %w", f.name, err)
 		}
@@ -121,7 +122,7 @@ func (h *H) serviceOutputDuring(dependency string) {
 	if !ok {
 		return
 	}
-	what := fmt.Sprintf("the service's output during the %s fault (%s)", dependency, time.Since(m.at).Round(10*time.Millisecond))
+	what := fmt.Sprintf("the service's output during the %s fault (%s)", dependency, time.Since(m.at).Round(time.Millisecond))
 	or, isReader := h.Service.(OutputReader)
 	if !isReader {
 		return

@@ -96,7 +96,7 @@ func TestCleanKeepsLiveRuns(t *testing.T) {
 	// environment, not as the learner's fault.
 	r = runGrader(t, time.Minute, "clean", "--services", "docker", "--all", "--run", liveID)
 	if r.code != 0 || labelledRuns(t)[liveID] {
-		t.Errorf("clean --all: exit %d, the live run's containers remain: %v\n%s", r.code, labelledRuns(t)[liveID], r.stdout)
+		t.Errorf("clean --all: exit %d, the live run's containers remain: %v\n%s%s", r.code, labelledRuns(t)[liveID], r.stdout, r.stderr)
 	}
 	_ = live.Process.Signal(syscall.SIGINT)
 	_ = live.Wait()

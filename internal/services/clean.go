@@ -187,7 +187,7 @@ func cleanDocker(ctx context.Context, cli client.APIClient, o CleanOptions, w io
 			}
 			continue
 		}
-		if _, err := cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil {
+		if err := removeNetwork(ctx, cli, n.ID); err != nil {
 			errs = append(errs, fmt.Sprintf("network %s: %s", n.Name, oneLine(err)))
 			continue
 		}
@@ -334,4 +334,24 @@ func firstOr(s []string, def string) string {
 		return s[0]
 	}
 	return def
+}
+
+// removeNetwork removes a network, trying again for a moment while the
+// engine still detaches the containers just removed from it ("has active
+// endpoints" right after a forced container removal, seen on a busy
+// machine).
+func removeNetwork(ctx context.Context, cli client.APIClient, id string) error {
+	var err error
+	for attempt := 0; attempt < 10; attempt++ {
+		if _, err = cli.NetworkRemove(ctx, id, client.NetworkRemoveOptions{}); err == nil ||
+			!strings.Contains(err.Error(), "active endpoints") {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -86,17 +87,28 @@ func TestUserPerRun(t *testing.T) {
 	} else if !strings.Contains(err.Error(), "access to vhost") && !errors.Is(err, amqp.ErrVhost) {
 		t.Fatalf("run A's user on run B's vhost: %v; want the vhost refused", err)
 	}
-	// Nor on the default vhost, nor on the management API.
+	// Nor on the default vhost. The management API (the checks read queue
+	// arguments with the run's own credentials) shows A its own vhost only.
 	if c, err := amqp.Dial(service.WithCredentials(leases[0].URL, a.User, a.Password, "")); err == nil {
 		c.Close()
 		t.Fatal("run A's user opened the default vhost")
 	}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:15672/api/whoami", nil)
-	req.SetBasicAuth(a.User, a.Password)
-	if resp, err := http.DefaultClient.Do(req); err == nil {
+	mgmtStatus := func(vhost string) int {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:15672/api/queues/"+url.PathEscape(vhost), nil)
+		req.SetBasicAuth(a.User, a.Password)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("management API: %v", err)
+		}
 		resp.Body.Close()
-		if resp.StatusCode < 300 {
-			t.Fatal("run A's user may use the management API")
+		return resp.StatusCode
+	}
+	if st := mgmtStatus(strings.TrimPrefix(a.Path, "/")); st != http.StatusOK {
+		t.Errorf("run A's user reading its own vhost's queues through the management API: %d, want 200", st)
+	}
+	for _, other := range []string{strings.TrimPrefix(b.Path, "/"), "/"} {
+		if st := mgmtStatus(other); st < 400 {
+			t.Errorf("run A's user read vhost %q's queues through the management API: %d", other, st)
 		}
 	}
 	// Release removes the user and the vhost.

@@ -223,7 +223,9 @@ func ManagementURL(i service.Instance) string {
 }
 
 // Isolate creates the vhost name and a user of the same name with a random
-// password and every permission on that vhost only; the scope's URL carries
+// password and every permission on that vhost only (tagged "management":
+// the management API shows it its own vhost, which is how the checks read
+// queue arguments with the run's credentials); the scope's URL carries
 // that user, never the administrator. Without a way to make vhosts (external
 // mode without the management API) the lease is the broker's default vhost
 // with the URL as given, and Open refused that for untrusted code.
@@ -240,7 +242,7 @@ func (in *instance) Isolate(ctx context.Context, name string) (*service.Lease, e
 				func(ctx context.Context) error { return mgmtDo(ctx, in.mgmt, in.url, http.MethodDelete, vhost, nil) }},
 			{"create user " + name,
 				func(ctx context.Context) error {
-					return mgmtDo(ctx, in.mgmt, in.url, http.MethodPut, user, map[string]string{"password": password, "tags": ""})
+					return mgmtDo(ctx, in.mgmt, in.url, http.MethodPut, user, map[string]string{"password": password, "tags": "management"})
 				},
 				func(ctx context.Context) error { return mgmtDo(ctx, in.mgmt, in.url, http.MethodDelete, user, nil) }},
 			{"permissions of " + name + " on its vhost",
@@ -255,7 +257,12 @@ func (in *instance) Isolate(ctx context.Context, name string) (*service.Lease, e
 				func(ctx context.Context) error { return rabbitctl(ctx, in.ctr, "add_vhost", name) },
 				func(ctx context.Context) error { return rabbitctl(ctx, in.ctr, "delete_vhost", name) }},
 			{"create user " + name,
-				func(ctx context.Context) error { return rabbitctl(ctx, in.ctr, "add_user", name, password) },
+				func(ctx context.Context) error {
+					if err := rabbitctl(ctx, in.ctr, "add_user", name, password); err != nil {
+						return err
+					}
+					return rabbitctl(ctx, in.ctr, "set_user_tags", name, "management")
+				},
 				func(ctx context.Context) error { return rabbitctl(ctx, in.ctr, "delete_user", name) }},
 			{"permissions of " + name + " on its vhost",
 				func(ctx context.Context) error {

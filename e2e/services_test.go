@@ -21,21 +21,24 @@ func needDocker(t *testing.T) {
 	}
 }
 
-// labelled lists containers and networks carrying the grader's label.
+// labelled lists containers and networks carrying the grader's label,
+// except those of other packages' unit tests (run ids "test-…"), which
+// `go test ./...` runs at the same time as this package.
 func labelled(t *testing.T) []string {
 	t.Helper()
 	var left []string
 	for _, args := range [][]string{
-		{"ps", "-a", "--filter", "label=io.grader.run", "--format", "container {{.Names}} {{.Labels}}"},
-		{"network", "ls", "--filter", "label=io.grader.run", "--format", "network {{.Name}}"},
+		{"ps", "-a", "--filter", "label=io.grader.run", "--format", `{{.Label "io.grader.run"}} container {{.Names}} {{.Labels}}`},
+		{"network", "ls", "--filter", "label=io.grader.run", "--format", `{{.Label "io.grader.run"}} network {{.Name}}`},
 	} {
 		out, err := exec.Command("docker", args...).Output()
 		if err != nil {
 			t.Fatalf("docker %s: %v", strings.Join(args, " "), err)
 		}
 		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-			if l != "" {
-				left = append(left, l)
+			run, what, _ := strings.Cut(l, " ")
+			if what != "" && !strings.HasPrefix(run, "test-") {
+				left = append(left, what)
 			}
 		}
 	}

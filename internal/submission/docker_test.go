@@ -94,6 +94,12 @@ func dockerProject(t *testing.T, src, manifestExtra, dockerfile string) *Manifes
 	return m
 }
 
+// testRun labels what these tests create: the e2e tests, which run at the
+// same time under `go test ./...`, ignore run ids "test-…".
+const testRun = "test-submission"
+
+var testLabels = map[string]string{runLabel: testRun}
+
 func containerGone(t *testing.T, cli *client.Client, id string) {
 	t.Helper()
 	if _, err := cli.ContainerInspect(context.Background(), id, client.ContainerInspectOptions{}); err == nil {
@@ -109,13 +115,13 @@ func TestDockerGoodService(t *testing.T) {
 	defer cancel()
 	// The services' network, as internal/services makes it.
 	netName := "grader-submission-test-" + filepath.Base(m.Dir)
-	if _, err := cli.NetworkCreate(ctx, netName, client.NetworkCreateOptions{Labels: map[string]string{runLabel: "test-run"}}); err != nil {
+	if _, err := cli.NetworkCreate(ctx, netName, client.NetworkCreateOptions{Labels: testLabels}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cli.NetworkRemove(context.Background(), netName, client.NetworkRemoveOptions{}) })
 	var out syncBuffer
 	cfg := Config{Manifest: m, Output: &out, Env: map[string]string{"NAME": "docker", "DATABASE_URL": "postgres://db:5432/x"},
-		Network: netName, Labels: map[string]string{runLabel: "test-run"}}
+		Network: netName, Labels: testLabels}
 	if err := Build(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +140,7 @@ func TestDockerGoodService(t *testing.T) {
 	}
 	first := p.main.(*containerRunner).id
 	ins, err := cli.ContainerInspect(ctx, first, client.ContainerInspectOptions{})
-	if err != nil || ins.Container.Config.Labels[runLabel] != "test-run" {
+	if err != nil || ins.Container.Config.Labels[runLabel] != testRun {
 		t.Errorf("container labels: %v, %v", err, ins.Container.Config.Labels)
 	} else if _, ok := ins.Container.NetworkSettings.Networks[netName]; !ok {
 		t.Errorf("container is not on %s: %v", netName, ins.Container.NetworkSettings.Networks)
@@ -192,11 +198,11 @@ func TestDockerStartFailures(t *testing.T) {
 			m := dockerProject(t, c.src, c.extra, "")
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			if err := Build(ctx, Config{Manifest: m}); err != nil {
+			if err := Build(ctx, Config{Manifest: m, Labels: testLabels}); err != nil {
 				t.Fatal(err)
 			}
 			start := time.Now()
-			_, err := Start(ctx, Config{Manifest: m})
+			_, err := Start(ctx, Config{Manifest: m, Labels: testLabels})
 			pe := projectError(t, err, "start")
 			if !regexp.MustCompile(c.want).MatchString(pe.Message) {
 				t.Errorf("message = %q\nlog: %s", pe.Message, pe.Log)
@@ -211,7 +217,7 @@ func TestDockerStartFailures(t *testing.T) {
 func TestDockerBuildFailure(t *testing.T) {
 	needDocker(t)
 	m := dockerProject(t, "testdata/good", "", "FROM scratch\nCOPY no-such-file /x\n")
-	err := Build(context.Background(), Config{Manifest: m})
+	err := Build(context.Background(), Config{Manifest: m, Labels: testLabels})
 	pe := projectError(t, err, "build")
 	if !strings.HasPrefix(pe.Message, "the project did not build: `docker build .` ") || !strings.Contains(pe.Message+pe.Log, "no-such-file") {
 		t.Errorf("message %q, log %q", pe.Message, pe.Log)

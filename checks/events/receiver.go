@@ -65,14 +65,19 @@ func (b *inbox) notify() {
 	b.changed = make(chan struct{})
 }
 
-// receiver is the grader's webhook receiver: one HTTP server on loopback
-// for the whole process, one random path per inbox.
+// receiver is the grader's webhook receiver: one HTTP server for the whole
+// process, one random path per inbox. It listens on loopback and, on the
+// same port, on each address where a service in a container reaches the
+// grader (its network's gateway), so that WEBHOOK_ALLOW_HOSTS names one
+// port whatever the host.
 type receiver struct {
-	addr string
+	port string
 	err  error
+	srv  *http.Server
 
-	mu      sync.Mutex
-	inboxes map[string]*inbox
+	mu        sync.Mutex
+	inboxes   map[string]*inbox
+	listening map[string]error // host -> why it could not listen there (nil: it does)
 }
 
 var (
@@ -80,31 +85,49 @@ var (
 	recv     *receiver
 )
 
-// theReceiver starts the receiver on first use.
+// theReceiver starts the receiver on loopback on first use.
 func theReceiver() *receiver {
 	recvOnce.Do(func() {
-		recv = &receiver{inboxes: map[string]*inbox{}}
+		recv = &receiver{inboxes: map[string]*inbox{}, listening: map[string]error{}, port: "1"}
+		recv.srv = &http.Server{Handler: recv, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 30 * time.Second}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			recv.err = err
-			recv.addr = "127.0.0.1:1"
 			return
 		}
-		recv.addr = ln.Addr().String()
-		srv := &http.Server{Handler: recv, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 30 * time.Second}
-		go func() { _ = srv.Serve(ln) }()
+		_, recv.port, _ = net.SplitHostPort(ln.Addr().String())
+		recv.listening["127.0.0.1"] = nil
+		go func() { _ = recv.srv.Serve(ln) }()
 	})
 	return recv
 }
 
-// newInbox registers a fresh path; plan says what each attempt gets.
-func (r *receiver) newInbox(rnd *rand.Rand, plan func(n int) string) (string, *inbox) {
+// listenOn makes the receiver answer on host too (idempotent).
+func (r *receiver) listenOn(host string) error {
+	if r.err != nil {
+		return r.err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err, ok := r.listening[host]; ok {
+		return err
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, r.port))
+	r.listening[host] = err
+	if err == nil {
+		go func() { _ = r.srv.Serve(ln) }()
+	}
+	return err
+}
+
+// newInbox registers a fresh path on host; plan says what each attempt gets.
+func (r *receiver) newInbox(host string, rnd *rand.Rand, plan func(n int) string) (string, *inbox) {
 	id := fmt.Sprintf("%016x", rnd.Uint64())
 	b := &inbox{plan: plan, changed: make(chan struct{})}
 	r.mu.Lock()
 	r.inboxes[id] = b
 	r.mu.Unlock()
-	return "http://" + r.addr + "/hooks/" + id, b
+	return "http://" + net.JoinHostPort(host, r.port) + "/hooks/" + id, b
 }
 
 func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {

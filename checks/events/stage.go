@@ -44,7 +44,7 @@ var Stage = grader.Stage{
 		return map[string]string{
 			TimeoutVar:   strconv.Itoa(800 + 100*r.IntN(8)), // 800–1500 ms
 			RetryBaseVar: strconv.Itoa(300 + 50*r.IntN(5)),  // 300–500 ms
-			AllowVar:     theReceiver().addr,
+			AllowVar:     grader.ServiceHost + ":" + theReceiver().port,
 		}
 	},
 	Checks: []grader.Check{

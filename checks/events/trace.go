@@ -32,7 +32,7 @@ func hexOf(h *harness.H, n int) string {
 // traceCarried: a valid traceparent's trace id reaches the event's AMQP
 // header and the webhook's HTTP header; an invalid one is not passed on.
 func traceCarried(ctx context.Context, h *harness.H) error {
-	r, err := needReceiver()
+	r, err := needReceiver(h)
 	if err != nil {
 		return err
 	}
@@ -40,7 +40,7 @@ func traceCarried(ctx context.Context, h *harness.H) error {
 	if err != nil {
 		return err
 	}
-	url, box := r.newInbox(h.Rand, nil)
+	url, box := r.newInbox(h.ServiceHost(), h.Rand, nil)
 	if _, err := register(ctx, h, "", url, "todo.created"); err != nil {
 		return err
 	}

@@ -31,10 +31,12 @@ func ms(h *harness.H, name string) time.Duration {
 	return time.Duration(n) * time.Millisecond
 }
 
-func needReceiver() (*receiver, error) {
+// needReceiver is the receiver, listening where the service reaches the
+// grader.
+func needReceiver(h *harness.H) (*receiver, error) {
 	r := theReceiver()
-	if r.err != nil {
-		return nil, grader.Environmentf("the grader's webhook receiver could not listen on loopback: %v", r.err)
+	if err := r.listenOn(h.ServiceHost()); err != nil {
+		return nil, grader.Environmentf("the grader's webhook receiver could not listen on %s: %v", h.ServiceHost(), err)
 	}
 	return r, nil
 }
@@ -55,11 +57,11 @@ func register(ctx context.Context, h *harness.H, tok, url string, types ...strin
 // webhookRegistration: 201 {id, secret}; bad input 400 with errors; no
 // token 401.
 func webhookRegistration(ctx context.Context, h *harness.H) error {
-	r, err := needReceiver()
+	r, err := needReceiver(h)
 	if err != nil {
 		return err
 	}
-	url, _ := r.newInbox(h.Rand, nil)
+	url, _ := r.newInbox(h.ServiceHost(), h.Rand, nil)
 	resp, err := h.Do(ctx, harness.Request{Method: http.MethodPost, Path: "/webhooks", JSON: map[string]any{"url": url, "events": []string{"todo.created", "todo.deleted"}}})
 	if err != nil {
 		return expect.Transport(err)
@@ -147,11 +149,11 @@ func verify(d delivery, secret string) error {
 // webhookDelivered: an event of a listed type reaches the receiver within
 // 2 s, signed; a second listed type too.
 func webhookDelivered(ctx context.Context, h *harness.H) error {
-	r, err := needReceiver()
+	r, err := needReceiver(h)
 	if err != nil {
 		return err
 	}
-	url, box := r.newInbox(h.Rand, nil)
+	url, box := r.newInbox(h.ServiceHost(), h.Rand, nil)
 	secret, err := register(ctx, h, "", url, "todo.created", "todo.updated")
 	if err != nil {
 		return err
@@ -191,13 +193,13 @@ func webhookDelivered(ctx context.Context, h *harness.H) error {
 // retried; at least 3 attempts, delays at least the base and not
 // shrinking, the redirect not followed.
 func webhookRetried(ctx context.Context, h *harness.H) error {
-	r, err := needReceiver()
+	r, err := needReceiver(h)
 	if err != nil {
 		return err
 	}
 	base, timeout := ms(h, RetryBaseVar), ms(h, TimeoutVar)
 	plan := func(n int) string { return map[int]string{1: "500", 2: "hang", 3: "302"}[n] }
-	url, box := r.newInbox(h.Rand, plan)
+	url, box := r.newInbox(h.ServiceHost(), h.Rand, plan)
 	if _, err := register(ctx, h, "", url, "todo.created"); err != nil {
 		return err
 	}
@@ -248,7 +250,7 @@ func webhookIsolated(ctx context.Context, h *harness.H) error {
 	if !h.Auth {
 		return grader.Skipf("needs the auth stage")
 	}
-	r, err := needReceiver()
+	r, err := needReceiver(h)
 	if err != nil {
 		return err
 	}
@@ -256,7 +258,7 @@ func webhookIsolated(ctx context.Context, h *harness.H) error {
 	if err != nil {
 		return grader.Blockedf("auth.register-login", "registering a second user: %v", err)
 	}
-	url, box := r.newInbox(h.Rand, nil)
+	url, box := r.newInbox(h.ServiceHost(), h.Rand, nil)
 	if _, err := register(ctx, h, other.Token, url, "todo.created"); err != nil {
 		return err
 	}

@@ -2,7 +2,11 @@ package cli
 
 import (
 	"os"
+	"slices"
+	"strings"
 	"time"
+
+	units "github.com/docker/go-units"
 
 	"github.com/spf13/cobra"
 
@@ -16,6 +20,7 @@ func newCmdBatch(ios *IOStreams, sys grading.System) *cobra.Command {
 		svc   serviceFlags
 		quiet bool
 		shard string
+		box   sandboxFlags
 	)
 	o := grading.BatchPlan{ListInput: ios.In, Version: version()}
 	cmd := &cobra.Command{
@@ -32,6 +37,17 @@ directory before it is built, and is graded within its own time limit
 the others beyond that limit. Each process of its build and service is also
 limited to twice --timeout of CPU time, files of 1 GiB, 4096 open files and
 4 GiB of data (heap).
+
+Submissions are untrusted code: by default each is built and run in a
+container of its own (the sandbox; Docker must run on this machine): its own
+processes only (all of them end with it), --memory, --pids and --cpus for the
+whole submission, a read-only root with its private copy at /app and a small
+/tmp, none of the grader's environment or files, and a network that reaches
+only its own services. The toolchain comes from a runner image per language
+(official golang, node and python images, or the local ones
+scripts/build-images.sh builds; --runner-image names the course's own);
+docker: true projects run their own image. --no-sandbox runs them as
+processes of your user instead, for trusted code only (every report says so).
 
 Written to --out (default ./grader-out):
   <name>/report.json, <name>/report.txt   each submission's report
@@ -70,6 +86,9 @@ graded (re-run to retry those), 130 interrupted.`,
 			}
 			o.Key = key
 			o.Selection = run.selection(cmd)
+			if o.Sandbox, err = box.sandbox(); err != nil {
+				return err
+			}
 			if o.Services, err = svc.options(sys.Services.Names()); err != nil {
 				return err
 			}
@@ -97,6 +116,7 @@ graded (re-run to retry those), 130 interrupted.`,
 	fl.StringVar(&o.List, "list", "", "file listing submission directories, one a line (# comments; relative to the file; - for stdin)")
 	fl.StringArrayVar(&o.Formats, "format", nil, "also write this report format per submission: junit, markdown, classroom or gradescope (repeatable)")
 	fl.BoolVarP(&quiet, "quiet", "q", false, "only the line per finished submission on stderr")
+	box.register(cmd)
 	fl.StringVar(&shard, "shard", "", "grade only slice I of N (I/N, 1 <= I <= N): the submissions sorted by name, dealt round-robin; combine the outputs with 'grader merge'")
 	return cmd
 }
@@ -108,4 +128,49 @@ func batchKey() (grading.BatchKey, error) {
 	key, err := grading.LoadBatchKey()
 	_ = os.Unsetenv(grading.BatchKeyEnv)
 	return key, err
+}
+
+// sandboxFlags are batch's sandbox options.
+type sandboxFlags struct {
+	off    bool
+	images []string
+	memory string
+	pids   int64
+	cpus   float64
+}
+
+func (f *sandboxFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.BoolVar(&f.off, "no-sandbox", false, "run the submissions as processes of your user, not each in a container (trusted code only)")
+	fl.StringArrayVar(&f.images, "runner-image", nil, "the sandbox's image for a toolchain, LANG=IMAGE with LANG go, node or python (repeatable; default: the official image, else grader/runner-LANG:local)")
+	fl.StringVar(&f.memory, "memory", "2g", "the sandbox's memory for each whole submission (no swap; its /tmp counts)")
+	fl.Int64Var(&f.pids, "pids", 512, "how many processes and threads each submission may have at once in the sandbox")
+	fl.Float64Var(&f.cpus, "cpus", 1, "how many CPUs' worth of time each submission gets in the sandbox")
+}
+
+// sandbox is the batch's sandbox (nil with --no-sandbox).
+func (f *sandboxFlags) sandbox() (*grading.Sandbox, error) {
+	if f.off {
+		return nil, nil
+	}
+	s := &grading.Sandbox{Images: map[string]string{}, Pids: f.pids, CPUs: f.cpus}
+	mem, err := units.RAMInBytes(f.memory)
+	if err != nil || mem < 64<<20 {
+		return nil, grading.Usagef("--memory %q: give a size of at least 64m, such as 512m or 2g", f.memory)
+	}
+	s.Memory = mem
+	if f.pids < 16 {
+		return nil, grading.Usagef("--pids %d: give at least 16 (a runtime and its build need several threads)", f.pids)
+	}
+	if f.cpus <= 0 || f.cpus > 64 {
+		return nil, grading.Usagef("--cpus %g: give a number of CPUs above 0, such as 0.5 or 2", f.cpus)
+	}
+	for _, kv := range f.images {
+		lang, ref, ok := strings.Cut(kv, "=")
+		if !ok || ref == "" || !slices.Contains(grading.Toolchains, lang) {
+			return nil, grading.Usagef("--runner-image %q: give LANG=IMAGE with LANG one of %s", kv, strings.Join(grading.Toolchains, ", "))
+		}
+		s.Images[lang] = ref
+	}
+	return s, nil
 }

@@ -55,13 +55,19 @@ type Stage struct {
 	Spec     string    // learner-facing markdown (embedded spec.md)
 	Services []Service // what the service needs from this stage on
 	// Env returns the variables this stage adds to the service's environment,
-	// randomised from r so that hard-coded values fail. May be nil.
+	// randomised from r so that hard-coded values fail. May be nil. In a
+	// value, ServiceHost stands for the address where the service reaches
+	// the grader (127.0.0.1, or a container network's gateway).
 	Env    func(r *rand.Rand) map[string]string
 	Checks []Check
 	// Session: from this stage on, the checks of every stage act as a
 	// logged-in user (harness.H.Auth); set by the stage that brings users.
 	Session bool
 }
+
+// ServiceHost, in a value of Stage.Env, is replaced by the address where the
+// service reaches the grader's own listeners.
+const ServiceHost = "{grader-host}"
 
 // Track is the ordered list of stages a learner builds.
 type Track struct {

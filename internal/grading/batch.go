@@ -34,6 +34,9 @@ type BatchPlan struct {
 	Version   string
 	// Key signs the reports and verifies earlier ones (zero: LoadBatchKey).
 	Key BatchKey
+	// Sandbox confines each submission in containers of its own (DESIGN
+	// §6); nil (--no-sandbox) runs them as host processes.
+	Sandbox *Sandbox
 	// Shard, when set, is the slice of the sorted submissions this run
 	// grades (see ShardOf).
 	Shard Shard
@@ -253,6 +256,16 @@ func gradeBatch(ctx context.Context, o BatchPlan, sys System, todo []*batchItem,
 	limits := batchLimits(o.Timeout)
 	logf("grading %s at stage %s, %d at a time, at most %s each; limits for each process: %s",
 		countOf(len(todo), "submission", "submissions"), o.Selection.Stage, o.Parallel, o.Timeout, limits)
+	if o.Sandbox == nil {
+		logf("%s", noSandboxNote)
+	} else {
+		sb := *o.Sandbox
+		sb.SharedCache = sandboxCache(tmp)
+		o.Sandbox = &sb
+		if err := checkSandbox(ctx, sys.Launcher, o.Sandbox, runID, logf); err != nil {
+			return err
+		}
+	}
 	width := 0
 	for _, it := range todo {
 		width = max(width, len(it.name))
@@ -328,6 +341,36 @@ type batchEnv struct {
 	scopeID  string
 	tmp      string
 	limits   Limits
+}
+
+// noSandboxNote is said in the log and in every report of a batch run
+// with --no-sandbox.
+const noSandboxNote = "--no-sandbox: the submission ran as processes of the grader's user, not in a container of its own (for trusted code only)"
+
+// sandboxCache is where the sandbox keeps the Go build cache only the
+// grader's own commands write (see internal/submission/gocache.go): in the
+// user's cache directory, so that the next batch finds it warm, else in
+// the batch's temporary directory.
+func sandboxCache(tmp string) string {
+	if d, err := os.UserCacheDir(); err == nil {
+		dir := filepath.Join(d, "grader", "sandbox")
+		if os.MkdirAll(dir, 0o755) == nil {
+			return dir
+		}
+	}
+	return filepath.Join(tmp, "sandbox-cache")
+}
+
+// checkSandbox opens and closes a box before anything is graded, so that a
+// machine without a usable Docker engine fails the batch once, with the
+// fix, instead of every submission.
+func checkSandbox(ctx context.Context, l Launcher, s *Sandbox, runID string, logf func(string, ...any)) error {
+	b, err := l.OpenBox(ctx, BoxRequest{Labels: map[string]string{"io.grader.run": runID}, Sandbox: s, Logf: logf})
+	if err != nil {
+		return err
+	}
+	logf("%s", b.Describe())
+	return b.Close(ctx)
 }
 
 // batchLimits are the resource limits of every process of a submission's

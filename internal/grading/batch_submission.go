@@ -57,7 +57,7 @@ func gradeOne(ctx context.Context, o BatchPlan, it *batchItem, env batchEnv) {
 	}
 
 	p, problem := loadForBatch(env.launcher, o, dir)
-	p.ScopeID, p.Limits, p.Version = env.scopeID, env.limits, o.Version
+	p.ScopeID, p.Limits, p.Version, p.Sandbox = env.scopeID, env.limits, o.Version, o.Sandbox
 	var rep *grader.Report
 	if problem != nil {
 		rep = EmptyReport(p)
@@ -80,6 +80,9 @@ func gradeOne(ctx context.Context, o BatchPlan, it *batchItem, env batchEnv) {
 		}
 	}
 	rep.Submission.Path = it.src
+	if o.Sandbox == nil {
+		rep.Notes = append(rep.Notes, noSandboxNote)
+	}
 	// The submission's processes are gone (Grade stopped them): only the
 	// grader writes the reports, and signs report.json so that a re-run or
 	// a merge can tell it from one written by anyone else.

@@ -127,6 +127,45 @@ type Launch struct {
 	Network string
 	Labels  map[string]string
 	Limits  Limits
+	// Box, when set, is where the project's containers run (OpenBox).
+	Box Box
+}
+
+// Sandbox says how a batch confines each submission (DESIGN §6): a
+// container of its own, with these limits for the whole submission.
+// Zero fields take the launcher's defaults.
+type Sandbox struct {
+	// Images name a runner image per toolchain (go, node, python).
+	Images map[string]string
+	Memory int64 // bytes
+	Pids   int64
+	CPUs   float64
+	Tmp    int64 // bytes of its tmpfs /tmp
+	// SharedCache is a directory of the batch's for the Go build cache
+	// the grader's own commands fill ("": every build is cold).
+	SharedCache string
+}
+
+// Toolchains are the languages the sandbox has runner images for.
+var Toolchains = []string{"go", "node", "python"}
+
+// Box is the network a project's containers run on. The grader's
+// listeners for the project (fault proxies, webhook receiver) listen on
+// Host, the only address of the grader the containers can reach.
+type Box interface {
+	Host() string
+	// Describe says how the project is confined, for the report.
+	Describe() string
+	Close(ctx context.Context) error
+}
+
+// BoxRequest is what opening a Box needs.
+type BoxRequest struct {
+	Labels map[string]string
+	// Sandbox confines the project (nil: the network only, for a
+	// docker: true project in check).
+	Sandbox *Sandbox
+	Logf    func(format string, args ...any)
 }
 
 // Service is the learner's running service.
@@ -143,6 +182,8 @@ type Launcher interface {
 	Load(dir string) (*Project, error)
 	Build(ctx context.Context, l Launch) error
 	Start(ctx context.Context, l Launch) (Service, error)
+	// OpenBox makes a network for the project's containers.
+	OpenBox(ctx context.Context, r BoxRequest) (Box, error)
 }
 
 // SourceHints is what a project's code says about how it runs: the route

@@ -50,6 +50,27 @@ func Grade(ctx context.Context, p *Plan, d Deps) (*grader.Report, error) {
 		rep.Timings.TotalMs = time.Since(start).Milliseconds()
 	}()
 
+	labels := map[string]string{"io.grader.run": p.ScopeID}
+	// A project run in containers gets a network of its own; the grader's
+	// listeners for it (proxies, webhook receiver) listen on its gateway.
+	var box Box
+	serviceHost := "127.0.0.1"
+	if p.Sandbox != nil || m.Docker {
+		b, err := d.Launcher.OpenBox(ctx, BoxRequest{Labels: labels, Sandbox: p.Sandbox, Logf: d.Logf})
+		if err != nil {
+			return nil, err
+		}
+		box, serviceHost = b, b.Host()
+		defer func() {
+			if err := b.Close(context.WithoutCancel(ctx)); err != nil {
+				d.Logf("%v", err)
+			}
+		}()
+		if p.Sandbox != nil {
+			rep.Notes = append(rep.Notes, b.Describe())
+		}
+	}
+
 	// Isolation: a database, a Redis database and a vhost of its own.
 	var scope *Scope
 	var proxies *faults.Set
@@ -70,30 +91,24 @@ func Grade(ctx context.Context, p *Plan, d Deps) (*grader.Report, error) {
 		}()
 		rep.Timings.ProvisionMs += time.Since(t).Milliseconds()
 		rep.Notes = append(rep.Notes, scope.Notes...)
-		urls = scope.Env
-		if m.Docker {
-			// Not proxied yet: the proxy would have to listen on the
-			// services network's gateway, which Grade does not know.
-			urls = scope.NetEnv
-		} else {
-			// The service reaches its dependencies through the grader's
-			// fault proxy (DESIGN §6); the grader's own clients stay direct.
-			set, env, err := startProxies("127.0.0.1", scope.Env)
-			if err != nil {
-				return nil, &EnvError{Message: err.Error()}
-			}
-			proxies, urls = set, env
-			// Registered before the service's Stop, so it runs after it.
-			defer func() { _ = set.Close() }()
+		// The service reaches its dependencies through the grader's fault
+		// proxy (DESIGN §6); the grader's own clients stay direct.
+		set, env, err := startProxies(serviceHost, scope.Env)
+		if err != nil {
+			return nil, &EnvError{Message: err.Error()}
 		}
+		proxies, urls = set, env
+		// Registered before the service's Stop, so it runs after it.
+		defer func() { _ = set.Close() }()
 	}
 	cfg := Launch{
 		Project: m,
-		Env:     p.ServiceEnv(urls),
+		Env:     p.ServiceEnv(urls, serviceHost),
 		Output:  d.Echo,
 		Logf:    d.Logf,
-		Labels:  map[string]string{"io.grader.run": p.ScopeID},
+		Labels:  labels,
 		Limits:  p.Limits,
+		Box:     box,
 	}
 	if d.Servers != nil {
 		cfg.Network = d.Servers.Network()
@@ -144,6 +159,8 @@ func Grade(ctx context.Context, p *Plan, d Deps) (*grader.Report, error) {
 		Service: proc,
 		Auth:    p.Session,
 		Logf:    d.Logf,
+		// Where the service reaches the grader's own listeners.
+		ServiceHost: serviceHost,
 	}
 	hopts.BasePath, hopts.Tables = m.BasePath, m.Tables // grader.yaml: where the routes and the data live
 	if scope != nil {

@@ -64,6 +64,7 @@ type fakeLauncher struct {
 	buildErr, startErr error
 	launch             Launch
 	svc                *fakeService
+	box                *fakeBox
 }
 
 func (l *fakeLauncher) Load(dir string) (*Project, error) {
@@ -82,6 +83,18 @@ func (l *fakeLauncher) Start(_ context.Context, c Launch) (Service, error) {
 	l.svc = newFakeService()
 	return l.svc, nil
 }
+
+func (l *fakeLauncher) OpenBox(_ context.Context, r BoxRequest) (Box, error) {
+	l.box = &fakeBox{sandboxed: r.Sandbox != nil}
+	return l.box, nil
+}
+
+// fakeBox is a box on loopback that records its Close.
+type fakeBox struct{ sandboxed, closed bool }
+
+func (b *fakeBox) Host() string                { return "127.0.0.1" }
+func (b *fakeBox) Describe() string            { return "graded in a fake box" }
+func (b *fakeBox) Close(context.Context) error { b.closed = true; return nil }
 
 // fakeServers hands out a scope and records its release.
 type fakeServers struct {

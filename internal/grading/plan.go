@@ -42,6 +42,9 @@ type Plan struct {
 	ScopeID string
 	// Limits are the build's and the service's resource limits (zero: none).
 	Limits Limits
+	// Sandbox, when set, builds and runs the project in containers
+	// confined by it (batch); nil runs it as host processes.
+	Sandbox *Sandbox
 	// Version is the grader's, for the report.
 	Version string
 }
@@ -179,11 +182,12 @@ func parseEnv(kvs []string) (map[string]string, error) {
 	return out, nil
 }
 
-// ServiceEnv merges the plan's variables, the service URLs and --env.
-func (p *Plan) ServiceEnv(urls map[string]string) map[string]string {
+// ServiceEnv merges the plan's variables (grader.ServiceHost in them replaced
+// by serviceHost), the service URLs and --env.
+func (p *Plan) ServiceEnv(urls map[string]string, serviceHost string) map[string]string {
 	env := map[string]string{}
 	for k, v := range p.Env {
-		env[k] = v
+		env[k] = strings.ReplaceAll(v, grader.ServiceHost, serviceHost)
 	}
 	for k, v := range urls {
 		env[k] = v

@@ -128,11 +128,12 @@ type H struct {
 	// Tables is grader.yaml's tables: what data discovery is told.
 	Tables Tables
 
-	client    *http.Client
-	proxies   *faults.Set   // the fault proxies in front of the service's dependencies (nil: none)
-	redisBase *redis.Client // the run's client, unrecorded
-	check     *checkState
-	shared    *shared
+	serviceHost string
+	client      *http.Client
+	proxies     *faults.Set   // the fault proxies in front of the service's dependencies (nil: none)
+	redisBase   *redis.Client // the run's client, unrecorded
+	check       *checkState
+	shared      *shared
 }
 
 // checkState is what belongs to one check: its transcript and its
@@ -184,6 +185,9 @@ type Options struct {
 	// Proxies are the fault proxies between the service and its
 	// dependencies, named after them (nil: the service dials them directly).
 	Proxies *faults.Set
+	// ServiceHost is where the service reaches the grader's own listeners
+	// ("": 127.0.0.1; a container network's gateway for a container).
+	ServiceHost string
 }
 
 // Tables says, per logical table (todos, users), the project's table and
@@ -223,14 +227,24 @@ func New(o Options) *H {
 			// Checks look at redirects themselves.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		redisBase: o.Redis,
-		proxies:   o.Proxies,
-		check:     &checkState{},
-		shared:    &shared{},
+		redisBase:   o.Redis,
+		proxies:     o.Proxies,
+		serviceHost: o.ServiceHost,
+		check:       &checkState{},
+		shared:      &shared{},
 	}
 	h.Redis = recordedRedis(o.Redis, h)
 	h.BasePath, h.Tables = o.BasePath, o.Tables
 	return h
+}
+
+// ServiceHost is the address where the service reaches the grader's own
+// listeners (a webhook receiver listens there).
+func (h *H) ServiceHost() string {
+	if h.serviceHost == "" {
+		return "127.0.0.1"
+	}
+	return h.serviceHost
 }
 
 // ForCheck returns a copy of h for one check: a fresh transcript, no

@@ -73,16 +73,11 @@ func (p *Process) initDocker(ctx context.Context) error {
 	return nil
 }
 
-// launchContainer runs the image with PORT=8080 inside, published on
-// 127.0.0.1:hostPort (a free port when 0), and waits until it answers HTTP.
-func (p *Process) launchContainer(ctx context.Context, hostPort int, vars map[string]string, ring *lineRing, prefix string) (runner, int, error) {
-	port := hostPort
-	if port == 0 {
-		var err error
-		if port, err = freePort(); err != nil {
-			return nil, 0, err
-		}
-	}
+// launchContainer runs the service's container and waits until it answers
+// HTTP. In a Box it runs on the box's network and is reached at its own
+// address; else it is published on 127.0.0.1:hostPort (a free port when 0)
+// and joins the services' network.
+func (p *Process) launchContainer(ctx context.Context, hostPort int, vars map[string]string, ring *lineRing, prefix string) (runner, string, error) {
 	env, notes := serviceEnv(nil, vars, containerPort, p.m.Env)
 	if prefix == servicePrefix {
 		for _, n := range notes {
@@ -93,46 +88,19 @@ func (p *Process) launchContainer(ctx context.Context, hostPort int, vars map[st
 		p.mu.Unlock()
 	}
 	timeout := p.m.Timeout()
-	cport := network.MustParsePort(fmt.Sprintf("%d/tcp", containerPort))
-	hc := &container.HostConfig{
-		PortBindings: network.PortMap{cport: {{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: strconv.Itoa(port)}}},
-	}
-	if p.cfg.Network != "" {
-		hc.NetworkMode = container.NetworkMode(p.cfg.Network)
-	}
-	p.cfg.logf("starting your service: container of %s on %s (PORT=%d inside, waiting up to %s)", p.m.image, p.cfg.Network, containerPort, timeout)
 	started := time.Now()
-	created, err := p.docker.ContainerCreate(ctx, client.ContainerCreateOptions{
-		Config: &container.Config{
-			Image: p.m.image, Env: environ(env), Labels: labels(p.cfg),
-			ExposedPorts: network.PortSet{cport: {}},
-		},
-		HostConfig: hc,
-	})
+	var c *containerRunner
+	var addr string
+	var err error
+	if b := p.cfg.Box; b != nil {
+		c, addr, err = p.launchInBox(ctx, b, env, ring, prefix)
+	} else {
+		c, addr, err = p.launchPublished(ctx, hostPort, env, ring, prefix)
+	}
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, 0, ctx.Err()
-		}
-		return nil, 0, fmt.Errorf("docker: cannot create the service's container: %w", err)
+		return nil, "", err
 	}
-	c := &containerRunner{cli: p.docker, id: created.ID, exited: make(chan struct{}),
-		drained: make(chan struct{}), stopDone: make(chan struct{})}
-	if !p.track(c) {
-		c.stop(context.WithoutCancel(ctx))
-		return nil, 0, errStopped
-	}
-	if _, err := p.docker.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
-		c.stop(context.WithoutCancel(ctx))
-		if ctx.Err() != nil {
-			return nil, 0, ctx.Err()
-		}
-		return nil, 0, &ProjectError{Kind: "start",
-			Message: "your service's container did not start: " + firstLine(err.Error()),
-			Hint:    "check the Dockerfile's CMD / ENTRYPOINT: `docker run` of the image must start the service"}
-	}
-	c.follow(ring, p.echo, prefix)
 
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	hclient := &http.Client{Timeout: time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	probe := func(ctx context.Context) bool {
@@ -155,23 +123,152 @@ func (p *Process) launchContainer(ctx context.Context, hostPort int, vars map[st
 	err = waitReady(ctx, c, timeout, probe)
 	switch {
 	case err == nil:
-		p.cfg.logf("your service answers on $PORT (=%d in the container, %s on this machine) after %s", containerPort, addr, time.Since(started).Round(10*time.Millisecond))
-		return c, port, nil
+		p.cfg.logf("your service answers on $PORT (=%d in the container, %s from the grader) after %s", containerPort, addr, time.Since(started).Round(10*time.Millisecond))
+		return c, addr, nil
 	case errors.Is(err, errGone): // done: its output is read too
 		c.stop(context.WithoutCancel(ctx))
-		return nil, 0, &ProjectError{Kind: "start",
+		return nil, "", &ProjectError{Kind: "start",
 			Message: fmt.Sprintf("your service %s before it listened on $PORT (PORT=%d)", c.exitReason(), containerPort),
-			Hint:    fmt.Sprintf("run the image yourself with `docker run -e PORT=%d -p %d:%d IMAGE` and read the error in its output", containerPort, containerPort, containerPort),
+			Hint:    p.exitHint(),
 			Log:     tail(ring, 40)}
 	case errors.Is(err, errNotReady):
 		pe := c.notListening(ctx, timeout)
 		c.stop(context.WithoutCancel(ctx))
 		pe.Log = tail(ring, 40)
-		return nil, 0, pe
+		return nil, "", pe
 	default:
 		c.stop(context.WithoutCancel(ctx))
-		return nil, 0, err
+		return nil, "", err
 	}
+}
+
+// exitHint is how to see for oneself why the container ended.
+func (p *Process) exitHint() string {
+	if !p.m.Docker {
+		return fmt.Sprintf("run `%s` yourself with PORT=%d and read the error in its output (its last lines are below)", p.m.Run, containerPort)
+	}
+	return fmt.Sprintf("run the image yourself with `docker run -e PORT=%d -p %d:%d IMAGE` and read the error in its output", containerPort, containerPort, containerPort)
+}
+
+// initBox prepares Start in a Box: the image (built now when Build was
+// not called) and the box's client.
+func (p *Process) initBox(ctx context.Context) error {
+	b := p.cfg.Box
+	if p.m.image == "" {
+		var err error
+		if p.m.Docker {
+			err = buildImage(ctx, p.cfg)
+		} else {
+			p.m.image, err = b.runnerImage(ctx, p.m)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	p.launch = p.launchContainer
+	switch {
+	case p.m.Docker:
+		p.command = fmt.Sprintf("docker build . && docker run (PORT=%d in the container)", containerPort)
+	case p.m.Build != "":
+		p.command = p.m.Build + " && " + p.m.Run
+	default:
+		p.command = p.m.Run
+	}
+	if b.Sandboxed() {
+		p.command += " (in the sandbox: " + p.m.image + ")"
+	}
+	return nil
+}
+
+// launchInBox starts the service's container on the box's network.
+func (p *Process) launchInBox(ctx context.Context, b *Box, env map[string]string, ring *lineRing, prefix string) (*containerRunner, string, error) {
+	spec := containerSpec{image: p.m.image, env: env, host: b.hostConfig(p.m, p.cfg.Limits, b.name)}
+	if !p.m.Docker {
+		spec.script = execScript(p.m.Run)
+		spec.env = b.toolEnv()
+		for k, v := range env {
+			spec.env[k] = v
+		}
+		user, err := b.user(p.m)
+		if err != nil {
+			return nil, "", err
+		}
+		spec.user = user
+	}
+	p.cfg.logf("starting your service: container of %s (PORT=%d inside, waiting up to %s)", p.m.image, containerPort, p.m.Timeout())
+	c, err := b.start(ctx, spec, p.cfg.Labels, ring, p.echo, prefix)
+	if err != nil {
+		return nil, "", err
+	}
+	if !p.track(c) {
+		c.stop(context.WithoutCancel(ctx))
+		return nil, "", errStopped
+	}
+	ins, err := b.cli.ContainerInspect(ctx, c.id, client.ContainerInspectOptions{})
+	if err != nil {
+		c.stop(context.WithoutCancel(ctx))
+		return nil, "", fmt.Errorf("docker: cannot inspect the service's container: %w", err)
+	}
+	var ip netip.Addr
+	if ns := ins.Container.NetworkSettings; ns != nil {
+		if ep := ns.Networks[b.name]; ep != nil {
+			ip = ep.IPAddress
+		}
+	}
+	if !ip.IsValid() {
+		// It ended before it was given an address: waitReady says how.
+		return c, "127.0.0.1:1", nil
+	}
+	return c, net.JoinHostPort(ip.String(), strconv.Itoa(containerPort)), nil
+}
+
+// launchPublished starts the service's container with PORT published on
+// 127.0.0.1:hostPort (a free port when 0).
+func (p *Process) launchPublished(ctx context.Context, hostPort int, env map[string]string, ring *lineRing, prefix string) (*containerRunner, string, error) {
+	port := hostPort
+	if port == 0 {
+		var err error
+		if port, err = freePort(); err != nil {
+			return nil, "", err
+		}
+	}
+	cport := network.MustParsePort(fmt.Sprintf("%d/tcp", containerPort))
+	hc := &container.HostConfig{
+		PortBindings: network.PortMap{cport: {{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: strconv.Itoa(port)}}},
+	}
+	if p.cfg.Network != "" {
+		hc.NetworkMode = container.NetworkMode(p.cfg.Network)
+	}
+	p.cfg.logf("starting your service: container of %s on %s (PORT=%d inside, waiting up to %s)", p.m.image, p.cfg.Network, containerPort, p.m.Timeout())
+	created, err := p.docker.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Config: &container.Config{
+			Image: p.m.image, Env: environ(env), Labels: labels(p.cfg),
+			ExposedPorts: network.PortSet{cport: {}},
+		},
+		HostConfig: hc,
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, "", ctx.Err()
+		}
+		return nil, "", fmt.Errorf("docker: cannot create the service's container: %w", err)
+	}
+	c := newContainerRunner(p.docker, created.ID)
+	if !p.track(c) {
+		c.stop(context.WithoutCancel(ctx))
+		return nil, "", errStopped
+	}
+	if _, err := p.docker.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
+		c.stop(context.WithoutCancel(ctx))
+		if ctx.Err() != nil {
+			return nil, "", ctx.Err()
+		}
+		return nil, "", &ProjectError{Kind: "start",
+			Message: "your service's container did not start: " + firstLine(err.Error()),
+			Hint:    "check the Dockerfile's CMD / ENTRYPOINT: `docker run` of the image must start the service"}
+	}
+	c.follow(ring, p.echo, prefix)
+	return c, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), nil
 }
 
 // containerRunner is one container of the service.
@@ -181,6 +278,8 @@ type containerRunner struct {
 	exited  chan struct{}
 	drained chan struct{}
 	reason  string
+	code    int  // its exit code, once exited
+	oom     bool // the kernel killed it for memory
 	stopped bool // the grader had begun stopping it when it ended
 	logs    io.Closer
 
@@ -188,6 +287,11 @@ type containerRunner struct {
 	stopOnce sync.Once
 	stopDone chan struct{}
 	stopErr  error
+}
+
+func newContainerRunner(cli *client.Client, id string) *containerRunner {
+	return &containerRunner{cli: cli, id: id, exited: make(chan struct{}),
+		drained: make(chan struct{}), stopDone: make(chan struct{})}
 }
 
 // follow streams the container's output into ring and watches for its end.
@@ -209,13 +313,14 @@ func (c *containerRunner) follow(ring *lineRing, echo *echoer, prefix string) {
 		w := c.cli.ContainerWait(ctx, c.id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
 		select {
 		case res := <-w.Result:
+			c.code = int(res.StatusCode)
 			c.reason = fmt.Sprintf("exited with code %d", res.StatusCode)
 			if ins, err := c.cli.ContainerInspect(ctx, c.id, client.ContainerInspectOptions{}); err == nil &&
 				ins.Container.State != nil && ins.Container.State.OOMKilled {
-				c.reason = "was killed: out of memory"
+				c.oom, c.reason = true, "was killed: out of memory"
 			}
 		case err := <-w.Error:
-			c.reason = "is gone (" + firstLine(err.Error()) + ")"
+			c.code, c.reason = -1, "is gone ("+firstLine(err.Error())+")"
 		}
 		c.stopped = c.stopping.Load()
 		// The end becomes visible only once its last words are in the ring.
@@ -245,6 +350,30 @@ func (c *containerRunner) waitOutput(d time.Duration) {
 		if c.logs != nil {
 			c.logs.Close()
 		}
+	}
+}
+
+// terminate sends SIGTERM to the container's main process and waits up to
+// wait for it to end, without SIGKILL.
+func (c *containerRunner) terminate(ctx context.Context, wait time.Duration) (int, bool, error) {
+	select {
+	case <-c.exited:
+		return 0, false, errors.New("the service had already ended")
+	default:
+	}
+	c.stopping.Store(true)
+	if _, err := c.cli.ContainerKill(ctx, c.id, client.ContainerKillOptions{Signal: "SIGTERM"}); err != nil {
+		return 0, false, fmt.Errorf("sending SIGTERM to the service's container: %w", err)
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-c.exited:
+		return c.code, true, nil
+	case <-t.C:
+		return 0, false, nil
+	case <-ctx.Done():
+		return 0, false, ctx.Err()
 	}
 }
 

@@ -14,12 +14,12 @@ import (
 // launchHost starts the manifest's run command as a process group on
 // 127.0.0.1:hostPort (a free port when 0), under the Config's Limits, and
 // waits until it listens there.
-func (p *Process) launchHost(ctx context.Context, hostPort int, vars map[string]string, ring *lineRing, prefix string) (runner, int, error) {
+func (p *Process) launchHost(ctx context.Context, hostPort int, vars map[string]string, ring *lineRing, prefix string) (runner, string, error) {
 	port := hostPort
 	if port == 0 {
 		var err error
 		if port, err = freePort(); err != nil {
-			return nil, 0, err
+			return nil, "", err
 		}
 	}
 	env, notes := serviceEnv(hostEnviron(), vars, port, p.m.Env)
@@ -43,11 +43,11 @@ func (p *Process) launchHost(ctx context.Context, hostPort int, vars map[string]
 	started := time.Now()
 	proc, err := startProc(p.m.Dir, execScript(p.m.Run), p.cfg.Limits, environ(env), ring, p.echo, prefix)
 	if err != nil {
-		return nil, 0, err
+		return nil, "", err
 	}
 	if !p.track(proc) {
 		proc.kill()
-		return nil, 0, errStopped
+		return nil, "", errStopped
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	// A service that listens, but not where the grader can reach it on
@@ -73,12 +73,12 @@ func (p *Process) launchHost(ctx context.Context, hostPort int, vars map[string]
 		pe := notListening(misplaced.listeners, port, timeout)
 		proc.kill()
 		pe.Log = tail(ring, 40)
-		return nil, 0, pe
+		return nil, "", pe
 	}
 	switch {
 	case err == nil:
 		p.cfg.logf("your service listens on $PORT (=%d) after %s", port, time.Since(started).Round(10*time.Millisecond))
-		return proc, port, nil
+		return proc, addr, nil
 	case errors.Is(err, errGone): // done: its output is read too
 		hint := fmt.Sprintf("run `%s` yourself with PORT=%d and read the error in its output: the service must stay in the foreground and serve HTTP on $PORT", p.m.Run, port)
 		switch proc.state.ExitCode() {
@@ -91,7 +91,7 @@ func (p *Process) launchHost(ctx context.Context, hostPort int, vars map[string]
 		if h := limitHint(why); h != "" {
 			hint = h
 		}
-		return nil, 0, &ProjectError{Kind: "start",
+		return nil, "", &ProjectError{Kind: "start",
 			Message: fmt.Sprintf("your service %s before it listened on $PORT (PORT=%d)", why, port),
 			Hint:    hint,
 			Log:     tail(ring, 40)}
@@ -99,10 +99,10 @@ func (p *Process) launchHost(ctx context.Context, hostPort int, vars map[string]
 		pe := notListening(groupListeners(proc.pgid), port, timeout)
 		proc.kill()
 		pe.Log = tail(ring, 40)
-		return nil, 0, pe
+		return nil, "", pe
 	default:
 		proc.kill()
-		return nil, 0, err
+		return nil, "", err
 	}
 }
 
@@ -189,6 +189,9 @@ func Build(ctx context.Context, cfg Config) error {
 	}
 	if m.Docker {
 		return buildImage(ctx, cfg)
+	}
+	if cfg.Box != nil && cfg.Box.Sandboxed() {
+		return cfg.Box.build(ctx, cfg)
 	}
 	if m.Build == "" {
 		return nil

@@ -30,6 +30,9 @@ type Config struct {
 	// services are on, and the labels every container carries.
 	Network string
 	Labels  map[string]string
+	// Box, when set, runs the service (and, sandboxed, its build) in
+	// containers on the box's network (Network is not used then).
+	Box *Box
 	// Limits are the resource limits of every process of the build and of
 	// the service and its extra instances (zero: none). docker: true
 	// projects are not limited by them.
@@ -56,7 +59,8 @@ type runner interface {
 // launchFunc starts one instance on hostPort (0: any free port) with the
 // grader's variables vars, and waits until it is ready. It calls track with
 // the runner as soon as it exists.
-type launchFunc func(ctx context.Context, hostPort int, vars map[string]string, ring *lineRing, prefix string) (runner, int, error)
+// It returns the host:port where the grader reaches the instance.
+type launchFunc func(ctx context.Context, hostPort int, vars map[string]string, ring *lineRing, prefix string) (runner, string, error)
 
 // Process is the learner's running service. It implements harness.Service.
 type Process struct {
@@ -65,7 +69,7 @@ type Process struct {
 	echo    *echoer
 	logs    *lineRing
 	launch  launchFunc
-	port    int               // host port of the main instance
+	addr    string            // host:port of the main instance
 	env     map[string]string // the main instance's variables (no inherited ones)
 	command string
 	docker  *client.Client // docker: true
@@ -92,24 +96,29 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		return nil, errors.New("submission.Start: no manifest")
 	}
 	p := &Process{cfg: cfg, m: m, echo: newEchoer(cfg.Output), logs: newLineRing(logLines)}
-	if m.Docker {
+	switch {
+	case cfg.Box != nil:
+		if err := p.initBox(ctx); err != nil {
+			return nil, err
+		}
+	case m.Docker:
 		if err := p.initDocker(ctx); err != nil {
 			return nil, err
 		}
-	} else {
+	default:
 		p.launch = p.launchHost
 		p.command = m.Run
 		if m.Build != "" {
 			p.command = m.Build + " && " + m.Run
 		}
 	}
-	r, port, err := p.launch(ctx, 0, cfg.Env, p.logs, servicePrefix)
+	r, addr, err := p.launch(ctx, 0, cfg.Env, p.logs, servicePrefix)
 	if err != nil {
 		p.Stop(context.WithoutCancel(ctx))
 		return nil, err
 	}
 	p.mu.Lock()
-	p.main, p.port = r, port
+	p.main, p.addr = r, addr
 	p.mu.Unlock()
 	return p, nil
 }
@@ -118,7 +127,7 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 func (p *Process) URL() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return "http://127.0.0.1:" + strconv.Itoa(p.port)
+	return "http://" + p.addr
 }
 
 // Command says how the service was started, for the report.
@@ -171,8 +180,10 @@ func (p *Process) Restart(ctx context.Context) error {
 	p.restartMu.Lock()
 	defer p.restartMu.Unlock()
 	p.mu.Lock()
-	old, closed, port := p.main, p.closed, p.port
+	old, closed, addr := p.main, p.closed, p.addr
 	p.mu.Unlock()
+	_, portText, _ := net.SplitHostPort(addr)
+	port, _ := strconv.Atoi(portText)
 	if closed {
 		return errStopped
 	}
@@ -180,7 +191,7 @@ func (p *Process) Restart(ctx context.Context) error {
 		return fmt.Errorf("stopping the service for a restart: %w", err)
 	}
 	p.cfg.logf("restarting your service")
-	r, _, err := p.launch(ctx, port, p.cfg.Env, p.logs, servicePrefix)
+	r, addr, err := p.launch(ctx, port, p.cfg.Env, p.logs, servicePrefix)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err != nil {
@@ -194,7 +205,7 @@ func (p *Process) Restart(ctx context.Context) error {
 		}
 		return err
 	}
-	p.main, p.restartErr = r, nil
+	p.main, p.addr, p.restartErr = r, addr, nil
 	return nil
 }
 
@@ -205,11 +216,13 @@ func (p *Process) Terminate(ctx context.Context, wait time.Duration) (int, bool,
 	p.mu.Lock()
 	r := p.main
 	p.mu.Unlock()
-	op, ok := r.(*osProc)
-	if !ok {
-		return 0, false, errors.New("the service runs in a container, which the grader does not signal itself")
+	switch r := r.(type) {
+	case *osProc:
+		return r.terminate(ctx, wait)
+	case *containerRunner:
+		return r.terminate(ctx, wait)
 	}
-	return op.terminate(ctx, wait)
+	return 0, false, errors.New("the service cannot be signalled")
 }
 
 var _ harness.Terminator = (*Process)(nil)
@@ -240,11 +253,11 @@ func (p *Process) StartInstance(ctx context.Context, env map[string]string) (har
 		vars[k] = v
 	}
 	ring := newLineRing(logLines)
-	r, port, err := p.launch(ctx, 0, vars, ring, fmt.Sprintf("[your_service #%d] ", n))
+	r, addr, err := p.launch(ctx, 0, vars, ring, fmt.Sprintf("[your_service #%d] ", n))
 	if err != nil {
 		return nil, err
 	}
-	return &Instance{url: "http://127.0.0.1:" + strconv.Itoa(port), ring: ring, r: r}, nil
+	return &Instance{url: "http://" + addr, ring: ring, r: r}, nil
 }
 
 // Stop stops the service and every extra instance: SIGTERM to each process
@@ -264,7 +277,7 @@ func (p *Process) Stop(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	if p.docker != nil {
+	if p.docker != nil && p.cfg.Box == nil {
 		p.docker.Close()
 	}
 	return errors.Join(errs...)

@@ -36,8 +36,13 @@ func translate(err error) error {
 		return &grading.EnvError{Message: ee.Message, Fix: ee.Fix, Err: err}
 	}
 	var de *submission.DockerUnavailableError
+	var se *submission.SandboxUnavailableError
 	if errors.As(err, &de) {
 		return &grading.EnvError{Err: err}
+	}
+	if errors.As(err, &se) {
+		return &grading.EnvError{Message: se.Error(), Err: err,
+			Fix: "start Docker on this machine (the batch's default sandbox runs each submission in a container), or pass --no-sandbox to run trusted submissions as processes"}
 	}
 	var pe *submission.ProjectError
 	if errors.As(err, &pe) {
@@ -152,7 +157,36 @@ func config(l grading.Launch) submission.Config {
 		Labels:   l.Labels,
 		Limits: submission.Limits{CPUSeconds: l.Limits.CPUSeconds, FileBytes: l.Limits.FileBytes,
 			OpenFiles: l.Limits.OpenFiles, DataBytes: l.Limits.DataBytes},
+		Box: boxOf(l.Box),
 	}
+}
+
+// box is a submission.Box as grading sees it.
+type box struct{ *submission.Box }
+
+func (b box) Describe() string {
+	return "graded in the sandbox: a container of its own (" + b.Box.Describe() + ")"
+}
+
+func boxOf(b grading.Box) *submission.Box {
+	if b, ok := b.(box); ok {
+		return b.Box
+	}
+	return nil
+}
+
+// OpenBox makes the network (and, with a Sandbox, the confinement) of a
+// project's containers.
+func (Launcher) OpenBox(ctx context.Context, r grading.BoxRequest) (grading.Box, error) {
+	o := submission.BoxOptions{Labels: r.Labels, Logf: r.Logf}
+	if s := r.Sandbox; s != nil {
+		o.Sandbox = &submission.Sandbox{Images: s.Images, Memory: s.Memory, Pids: s.Pids, CPUs: s.CPUs, Tmp: s.Tmp, SharedCache: s.SharedCache}
+	}
+	b, err := submission.OpenBox(ctx, o)
+	if err != nil {
+		return nil, translate(err)
+	}
+	return box{b}, nil
 }
 
 // Build runs the project's build once.

@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # Times `grader batch` over six copies of fixtures/tasks-api (one reference,
-# five with a defect each, set through their grader.yaml env) with
-# --parallel 1 and with --parallel 3, and prints the ratio.
+# five with a defect each, set through their grader.yaml env), in one run:
+#   1. --no-sandbox --parallel 1 and --no-sandbox --parallel 3: the ratio
+#      says what parallel grading gains;
+#   2. the sandbox (the default: a container per submission) at
+#      --parallel 3: its ratio to the --no-sandbox run at --parallel 3 is
+#      the cost of the sandbox. The sandbox's shared Go cache is warmed
+#      first (a batch of the reference alone at stage http), as it is after
+#      a class's first batch; that warm-up's time is printed too.
 #
 #   scripts/bench-batch.sh                     # the whole track, the machine's own services
 #   scripts/bench-batch.sh --services docker   # the same on the grader's containers
@@ -14,8 +20,10 @@
 #
 # Environment: STAGE (default rate-limiting), PARALLEL (default 3), MAX_RATIO
 # (default 0.6: exit 1 when the parallel run takes longer than that share
-# of the serial one), GRADER (a grader binary; default: built from this
-# checkout). Extra arguments go to both batch runs.
+# of the serial one), SANDBOX (default 1; 0 skips the sandboxed run, e.g.
+# without Docker), GRADER (a grader binary; default: built from this
+# checkout). Extra arguments go to every batch run. The sandboxed run needs
+# Docker and the runner image (scripts/build-images.sh runner-go).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -76,22 +84,39 @@ run() { # run PARALLEL OUT -> prints seconds
 	echo "$end - $start" | bc
 }
 
-echo "[bench] --parallel 1" >&2
 # Without arguments: the machine's own services (external mode).
 [ $# -gt 0 ] || set -- --services external
-t1=$(run 1 "$work/p1" "$@")
-echo "[bench] --parallel $parallel" >&2
-tn=$(run "$parallel" "$work/p$parallel" "$@")
+echo "[bench] --no-sandbox --parallel 1" >&2
+t1=$(run 1 "$work/p1" --no-sandbox "$@")
+echo "[bench] --no-sandbox --parallel $parallel" >&2
+tn=$(run "$parallel" "$work/p$parallel" --no-sandbox "$@")
 
-# Same grades both ways (passed and score per submission).
-if ! diff <(cut -d, -f1-4 "$work/p1/grades.csv") <(cut -d, -f1-4 "$work/p$parallel/grades.csv") >&2; then
-	echo "[bench] the two runs graded differently (above)" >&2
-	exit 1
-fi
+same() { # same grades (passed and score per submission) in two outputs
+	diff <(cut -d, -f1-4 "$1/grades.csv") <(cut -d, -f1-4 "$2/grades.csv") >&2 || {
+		echo "[bench] $1 and $2 graded differently (above)" >&2
+		exit 1
+	}
+}
+same "$work/p1" "$work/p$parallel"
 
 ratio=$(printf "%.2f" "$(echo "scale=4; $tn / $t1" | bc)")
-printf 'parallel 1: %.1fs\nparallel %s: %.1fs\nratio: %s (target: at most %s)\n' "$t1" "$parallel" "$tn" "$ratio" "$max_ratio"
+printf -- '--no-sandbox, parallel 1: %.1fs\n--no-sandbox, parallel %s: %.1fs\nparallel ratio: %s (target: at most %s)\n' "$t1" "$parallel" "$tn" "$ratio" "$max_ratio"
+
+if [ "${SANDBOX:-1}" != 0 ]; then
+	warm=$work/warm
+	mkdir -p "$warm" && cp -r "$class/ref" "$warm/ref"
+	start=$(date +%s.%N)
+	"$grader" batch "$warm" --stage http --out "$work/warm-out" --force --seed 1 -q "$@" >&2 ||
+		{ echo "[bench] warming the sandbox's cache failed" >&2; exit 1; }
+	tw=$(echo "$(date +%s.%N) - $start" | bc)
+	echo "[bench] sandbox, --parallel $parallel" >&2
+	ts=$(run "$parallel" "$work/sandbox" "$@")
+	same "$work/p$parallel" "$work/sandbox"
+	cost=$(printf "%.2f" "$(echo "scale=4; $ts / $tn" | bc)")
+	printf 'sandbox warm-up (one submission at stage http): %.1fs\nsandbox, parallel %s: %.1fs\nsandbox cost: %sx the --no-sandbox run\n' "$tw" "$parallel" "$ts" "$cost"
+fi
+
 if [ "$(echo "$ratio > $max_ratio" | bc)" -eq 1 ]; then
-	echo "[bench] slower than the target"
+	echo "[bench] parallel grading is slower than the target"
 	exit 1
 fi

@@ -84,7 +84,7 @@ func TestBatchEscapesSubmissionText(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "out")
 	r := runGrader(t, 3*time.Minute, "batch", class, "--stage", "http", "--parallel", "3", "--timeout", "90s",
-		"--out", out, "--format", "markdown")
+		"--out", out, "--format", "markdown", "--no-sandbox")
 	if r.code != 0 {
 		t.Fatalf("exit %d, want 0 (both graded)\n%s", r.code, tail(r.stderr, 30))
 	}
@@ -165,7 +165,7 @@ func TestBatchGradesTamperedReportAgain(t *testing.T) {
 		}
 	}
 	out := filepath.Join(t.TempDir(), "out")
-	args := []string{"batch", class, "--stage", "http", "--parallel", "2", "--seed", "11", "--out", out}
+	args := []string{"batch", class, "--stage", "http", "--parallel", "2", "--seed", "11", "--out", out, "--no-sandbox"}
 	if r := runGrader(t, 2*time.Minute, args...); r.code != 0 {
 		t.Fatalf("first run: exit %d\n%s", r.code, tail(r.stderr, 20))
 	}
@@ -236,7 +236,7 @@ func TestBatchShardsMergeLikeOneBatch(t *testing.T) {
 		}
 	}
 	base := t.TempDir()
-	common := []string{"batch", class, "--stage", "http", "--seed", "42", "--parallel", "2", "--timeout", "90s", "-q"}
+	common := []string{"batch", class, "--stage", "http", "--seed", "42", "--parallel", "2", "--timeout", "90s", "-q", "--no-sandbox"}
 	whole := runGrader(t, 3*time.Minute, append(common, "--out", filepath.Join(base, "whole"))...)
 	if whole.code != 0 {
 		t.Fatalf("unsharded: exit %d\n%s", whole.code, tail(whole.stderr, 20))

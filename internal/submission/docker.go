@@ -104,14 +104,17 @@ func (p *Process) launchContainer(ctx context.Context, hostPort int, vars map[st
 	hclient := &http.Client{Timeout: time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	probe := func(ctx context.Context) bool {
-		// Docker's proxy accepts the connection even when nothing listens in
-		// the container: only an HTTP response proves the service is there.
 		d := net.Dialer{Timeout: 250 * time.Millisecond}
 		conn, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {
 			return false
 		}
 		conn.Close()
+		if p.cfg.Box != nil {
+			return true // its own address: a connection means it listens, as on the host
+		}
+		// Docker's proxy accepts the connection even when nothing listens in
+		// the container: only an HTTP response proves the service is there.
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/", nil)
 		resp, err := hclient.Do(req)
 		if err != nil {

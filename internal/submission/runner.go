@@ -31,7 +31,7 @@ func LocalRunnerImage(lang string) string { return "grader/runner-" + lang + ":l
 
 // toolchain says which runner image a project needs: from the first word
 // of its build and run commands, else from its files; "" when neither
-// tells.
+// tells (the Go image then: it has a shell like the others).
 func toolchain(m *Manifest) string {
 	for _, cmd := range []string{m.Build, m.Run} {
 		f := strings.Fields(cmd)
@@ -74,9 +74,9 @@ type resolution struct {
 func (b *Box) runnerImage(ctx context.Context, m *Manifest) (string, error) {
 	lang := toolchain(m)
 	if lang == "" {
-		return "", &ProjectError{Kind: "start",
-			Message: "the sandbox cannot tell which toolchain builds and runs this project: it has runner images for Go (go.mod), Node (package.json) and Python (requirements.txt, pyproject.toml, main.py)",
-			Hint:    "make the build or run command in grader.yaml start with go, npm, node or python, or use docker: true with a Dockerfile"}
+		// A shell script or a prebuilt binary: any runner has a shell.
+		lang = "go"
+		b.logf("neither the commands nor the files name a toolchain (Go, Node, Python): the project runs in the Go runner image, a Debian with a shell")
 	}
 	ref, chosen := b.sandbox.Images[lang], true
 	if ref == "" {

@@ -382,3 +382,23 @@ func checkOnce(dir string, timeout time.Duration, args ...string) (*grader.Repor
 	}
 	return &rep, nil
 }
+
+// TestBatchSandboxInterrupt: SIGINT while a sandboxed batch builds and runs
+// its submissions exits 130 within 10 s and leaves no container or network
+// of the grader's, and no copy.
+func TestBatchSandboxInterrupt(t *testing.T) {
+	needDocker(t)
+	sandboxArgs(t) // a warm cache: the submissions get past their build
+	class := t.TempDir()
+	makeClass(t, class, batchDefects(t)[:1])
+	code, took, stderr := interrupted(t, 3*time.Minute, "[1/2]", "batch", class, "--stage", batchStage, "--parallel", "1",
+		"--out", filepath.Join(t.TempDir(), "out"), "--seed", "3")
+	if code != 130 {
+		t.Errorf("exit %d, want 130\n%s", code, tail(stderr, 30))
+	}
+	if took > 10*time.Second {
+		t.Errorf("cleanup took %s after SIGINT, want within 10 s", took.Round(time.Millisecond))
+	}
+	assertNoContainersLeft(t)
+	assertNothingLeft(t, filepath.Join(os.TempDir(), "grader-batch-"))
+}

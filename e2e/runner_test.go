@@ -428,15 +428,6 @@ func runCases(t *testing.T, cases map[string]fixtureCase, env string, copies int
 					if err != nil {
 						t.Fatal(err)
 					}
-					// Fault cases race the service's own timers (a pool's
-					// health check, a breaker): one that misses its list is
-					// run once more, and the second run must match exactly.
-					if c.Stage == "resilience" && compareStatuses(rep, c.Fails, c.Blocked) != "" {
-						t.Logf("%s=%s missed its list once; running it again", env, name)
-						if rep, r, err = refs.grade(run, 4*time.Minute); err != nil {
-							t.Fatal(err)
-						}
-					}
 					if d := compareStatuses(rep, c.Fails, c.Blocked); d != "" {
 						t.Errorf("%s=%s, --stage %s (%s):\n%s\nnot passing:\n%s", env, name, run.Stage, g.name, d, rep.explain())
 					}

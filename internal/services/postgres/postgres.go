@@ -156,6 +156,15 @@ func (pg) Open(ctx context.Context, srv service.Server) (service.Instance, error
 			return nil, err
 		}
 	}
+	if srv.Container != nil {
+		// The grader's own server: the shared databases are nobody's to
+		// connect to but the administrator's, so that a run's role sees
+		// its own database alone.
+		if _, err := pool.Exec(ctx, "REVOKE CONNECT ON DATABASE postgres, template1 FROM PUBLIC"); err != nil {
+			pool.Close()
+			return nil, &service.EnvError{Message: "postgres: cannot revoke CONNECT on the shared databases: " + service.OneLine(err)}
+		}
+	}
 	return &instance{url: srv.URL, admin: pool, connLimit: srv.Isolation.Limit()}, nil
 }
 

@@ -56,13 +56,19 @@ func (rmq) External() service.External {
 	}
 }
 
-// Container runs the image as it comes; its default user guest is reachable
-// from outside the container in the official and the local images.
+// Container runs the image with an administrator of its own instead of
+// guest (RABBITMQ_DEFAULT_USER/PASS, which the official and the local
+// images honour): guest/guest would let anyone who reaches the broker,
+// through a submission's own proxy included, into every vhost.
 func (rmq) Container() service.ContainerSpec {
+	user, password := "grader-admin", service.RandomHex(12)
 	return service.ContainerSpec{
 		Ports:        []string{Port, ManagementPort},
+		Env:          map[string]string{"RABBITMQ_DEFAULT_USER": user, "RABBITMQ_DEFAULT_PASS": password},
 		ReadyTimeout: 120 * time.Second,
-		AdminURL:     func(addr func(string) string) string { return "amqp://guest:guest@" + addr(Port) + "/" },
+		AdminURL: func(addr func(string) string) string {
+			return "amqp://" + user + ":" + password + "@" + addr(Port) + "/"
+		},
 	}
 }
 

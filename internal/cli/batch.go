@@ -31,7 +31,7 @@ DIRs may be given) or listed in a file (--list), on one set of Postgres, Redis
 and RabbitMQ servers started once for the whole batch. Each submission gets a
 database and role, a Redis server (docker mode; a Redis database and user in
 external mode) and a vhost and user of its own, with credentials of its own
-(see docs/batch.md; --allow-trusting-postgres), is copied to a temporary
+(see docs/batch.md; --allow-trusting-servers), is copied to a temporary
 directory before it is built, and is graded within its own time limit
 (--timeout), so a submission that hangs or floods its output never holds up
 the others beyond that limit. Each process of its build and service is also

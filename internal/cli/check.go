@@ -36,10 +36,14 @@ func (f *serviceFlags) register(cmd *cobra.Command) {
 	fl.IntVar(&f.connLimit, "postgres-connection-limit", 20, "the most connections each run's own Postgres role may hold at once")
 }
 
-// registerTrustFlag adds --allow-trusting-postgres (batch: untrusted code).
+// registerTrustFlag adds --allow-trusting-servers (batch: untrusted code),
+// and its older name --allow-trusting-postgres.
 func (f *serviceFlags) registerTrustFlag(cmd *cobra.Command) {
-	cmd.Flags().BoolVar(&f.allowTrust, "allow-trusting-postgres", false,
-		"grade even when the external Postgres trusts host connections (any submission could then log in as any role): only for code you trust")
+	fl := cmd.Flags()
+	fl.BoolVar(&f.allowTrust, "allow-trusting-servers", false,
+		"grade even when an external server lets anyone in (a Postgres that trusts host connections, a RabbitMQ where guest/guest logs in): any submission could then reach the others' data; only for code you trust")
+	fl.BoolVar(&f.allowTrust, "allow-trusting-postgres", false, "the older name of --allow-trusting-servers")
+	_ = fl.MarkDeprecated("allow-trusting-postgres", "use --allow-trusting-servers")
 }
 
 // options turns the flags into grading's service options (the mode is

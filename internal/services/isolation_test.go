@@ -182,7 +182,7 @@ func TestExternalBatchCredentials(t *testing.T) {
 	// Without the flag, this machine's trusting Postgres is refused.
 	if trusting, _ := postgres.Trusts(ctx, s.admin[grader.Postgres]); trusting {
 		_, err := Start(ctx, Options{Mode: ModeExternal, Untrusted: true, AMQPManagementURL: "http://127.0.0.1:15672"}, allServices)
-		if err == nil || !strings.Contains(err.Error(), "--allow-trusting-postgres") {
+		if err == nil || !strings.Contains(err.Error(), "--allow-trusting-servers") {
 			t.Errorf("Start for untrusted code on a trusting Postgres = %v", err)
 		}
 	}

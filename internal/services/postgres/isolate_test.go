@@ -140,7 +140,7 @@ func TestTrustRefused(t *testing.T) {
 		return
 	}
 	var ee *service.EnvError
-	if !errors.As(err, &ee) || !strings.Contains(ee.Fix, "scram") || !strings.Contains(ee.Fix, "--services docker") || !strings.Contains(ee.Fix, "--allow-trusting-postgres") {
+	if !errors.As(err, &ee) || !strings.Contains(ee.Fix, "scram") || !strings.Contains(ee.Fix, "--services docker") || !strings.Contains(ee.Fix, "--allow-trusting-servers") {
 		t.Fatalf("Open of a trusting server for untrusted code = %v; want an EnvError with the fix", err)
 	}
 	inst, err := Service.Open(ctx, service.Server{URL: admin, Isolation: service.Isolation{Untrusted: true, AllowTrust: true}})

@@ -180,7 +180,7 @@ func refuseTrust(ctx context.Context, rawURL string) error {
 	if trusting {
 		return &service.EnvError{
 			Message: fmt.Sprintf("postgres at %s accepts any role without a password (trust authentication): a submission could connect as the administrator or as another submission's role", service.HostPort(rawURL)),
-			Fix:     "configure md5 or scram-sha-256 for host connections in pg_hba.conf, or use --services docker; to grade trusted code anyway, pass --allow-trusting-postgres",
+			Fix:     "configure md5 or scram-sha-256 for host connections in pg_hba.conf, or use --services docker; to grade trusted code anyway, pass --allow-trusting-servers",
 		}
 	}
 	return nil

@@ -45,7 +45,7 @@ func openLocal(t *testing.T, iso service.Isolation) service.Instance {
 
 // Each run gets a user of its own, limited to its own vhost.
 func TestUserPerRun(t *testing.T) {
-	inst := openLocal(t, service.Isolation{Untrusted: true})
+	inst := openLocal(t, service.Isolation{Untrusted: true, AllowTrust: true}) // the machine's broker has guest/guest
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	suffix := service.RandomHex(3)

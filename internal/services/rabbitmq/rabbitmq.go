@@ -150,8 +150,27 @@ func (rmq) Open(ctx context.Context, srv service.Server) (service.Instance, erro
 	if err != nil {
 		return nil, mgmtError(mgmt, err)
 	}
+	if srv.Isolation.Untrusted && !srv.Isolation.AllowTrust && guestLogsIn(ctx, srv.URL) {
+		return nil, &service.EnvError{
+			Message: fmt.Sprintf("rabbitmq at %s lets guest/guest in from this machine: a submission (through its own connection, which the grader relays from this machine) could use every vhost", service.HostPort(srv.URL)),
+			Fix:     "give the broker an administrator of your own (rabbitmqctl add_user NAME PASSWORD; set_user_tags NAME administrator; set_permissions -p / NAME '.*' '.*' '.*'), pass it in --amqp-url and --amqp-management-url, and delete guest (rabbitmqctl delete_user guest); or use --services docker; to grade trusted code anyway, pass --allow-trusting-servers",
+		}
+	}
 	in.mgmt = mgmt
 	return in, nil
+}
+
+// guestLogsIn reports whether guest/guest opens a connection to the broker
+// at rawURL's address.
+func guestLogsIn(ctx context.Context, rawURL string) bool {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return false
+	}
+	u.User = url.UserPassword("guest", "guest")
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return rmq{}.Probe(pctx, u.String()) == nil
 }
 
 type instance struct {

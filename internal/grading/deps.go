@@ -2,6 +2,7 @@ package grading
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -158,6 +159,11 @@ type Box interface {
 	Describe() string
 	Close(ctx context.Context) error
 }
+
+// ErrRemoteEngine is OpenBox's error when the Docker engine's networks are
+// not on this machine (Docker Desktop): its containers cannot reach the
+// grader's listeners.
+var ErrRemoteEngine = errors.New("the Docker engine's networks are not on this machine")
 
 // BoxRequest is what opening a Box needs.
 type BoxRequest struct {

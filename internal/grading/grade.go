@@ -57,17 +57,25 @@ func Grade(ctx context.Context, p *Plan, d Deps) (*grader.Report, error) {
 	serviceHost := "127.0.0.1"
 	if p.Sandbox != nil || m.Docker {
 		b, err := d.Launcher.OpenBox(ctx, BoxRequest{Labels: labels, Sandbox: p.Sandbox, Logf: d.Logf})
-		if err != nil {
-			return nil, err
-		}
-		box, serviceHost = b, b.Host()
-		defer func() {
-			if err := b.Close(context.WithoutCancel(ctx)); err != nil {
-				d.Logf("%v", err)
+		switch {
+		case err == nil:
+			box, serviceHost = b, b.Host()
+			defer func() {
+				if err := b.Close(context.WithoutCancel(ctx)); err != nil {
+					d.Logf("%v", err)
+				}
+			}()
+			if p.Sandbox != nil {
+				rep.Notes = append(rep.Notes, b.Describe())
 			}
-		}()
-		if p.Sandbox != nil {
-			rep.Notes = append(rep.Notes, b.Describe())
+		case p.Sandbox != nil || !errors.Is(err, ErrRemoteEngine):
+			return nil, err
+		default:
+			// docker: true on an engine the grader cannot share a network
+			// with (Docker Desktop): the container joins the services'
+			// network and reaches them directly, without fault proxies.
+			d.Logf("%v: your container reaches its services directly, so the checks that inject faults or receive webhooks cannot reach it", err)
+			rep.Notes = append(rep.Notes, "docker: true on a Docker engine whose networks are not on this machine: faults and webhooks could not reach the container")
 		}
 	}
 
@@ -91,15 +99,19 @@ func Grade(ctx context.Context, p *Plan, d Deps) (*grader.Report, error) {
 		}()
 		rep.Timings.ProvisionMs += time.Since(t).Milliseconds()
 		rep.Notes = append(rep.Notes, scope.Notes...)
-		// The service reaches its dependencies through the grader's fault
-		// proxy (DESIGN §6); the grader's own clients stay direct.
-		set, env, err := startProxies(serviceHost, scope.Env)
-		if err != nil {
-			return nil, &EnvError{Message: err.Error()}
+		if m.Docker && box == nil {
+			urls = scope.NetEnv
+		} else {
+			// The service reaches its dependencies through the grader's
+			// fault proxy (DESIGN §6); the grader's own clients stay direct.
+			set, env, err := startProxies(serviceHost, scope.Env)
+			if err != nil {
+				return nil, &EnvError{Message: err.Error()}
+			}
+			proxies, urls = set, env
+			// Registered before the service's Stop, so it runs after it.
+			defer func() { _ = set.Close() }()
 		}
-		proxies, urls = set, env
-		// Registered before the service's Stop, so it runs after it.
-		defer func() { _ = set.Close() }()
 	}
 	cfg := Launch{
 		Project: m,

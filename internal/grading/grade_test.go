@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -65,6 +66,7 @@ type fakeLauncher struct {
 	launch             Launch
 	svc                *fakeService
 	box                *fakeBox
+	boxErr             error
 }
 
 func (l *fakeLauncher) Load(dir string) (*Project, error) {
@@ -85,6 +87,9 @@ func (l *fakeLauncher) Start(_ context.Context, c Launch) (Service, error) {
 }
 
 func (l *fakeLauncher) OpenBox(_ context.Context, r BoxRequest) (Box, error) {
+	if l.boxErr != nil {
+		return nil, l.boxErr
+	}
 	l.box = &fakeBox{sandboxed: r.Sandbox != nil}
 	return l.box, nil
 }
@@ -110,8 +115,9 @@ func (f *fakeServers) Isolate(_ context.Context, id string) (*Scope, error) {
 	defer f.mu.Unlock()
 	f.isolated = append(f.isolated, id)
 	return &Scope{
-		Env:   map[string]string{"DATABASE_URL": "postgres://fake/" + id},
-		Notes: []string{"fake servers"},
+		Env:    map[string]string{"DATABASE_URL": "postgres://fake/" + id},
+		NetEnv: map[string]string{"DATABASE_URL": "postgres://postgres:5432/" + id},
+		Notes:  []string{"fake servers"},
 		Release: func(context.Context) error {
 			f.mu.Lock()
 			defer f.mu.Unlock()
@@ -263,5 +269,40 @@ func TestCheckUsesTheSystem(t *testing.T) {
 	var ue *UsageError
 	if !errors.As(err, &ue) {
 		t.Errorf("--services cloud: got %v, want a usage error", err)
+	}
+}
+
+// A sandboxed plan runs in a box that is closed afterwards, and the report
+// says so; a docker: true project whose engine cannot share a network with
+// the grader runs without one, reaching its services directly; a sandbox
+// that cannot be had is the environment's failure.
+func TestGradeBoxes(t *testing.T) {
+	l := &fakeLauncher{}
+	p := plan(t, Selection{Stage: "http", Seed: 7}, &Project{Dir: "/p", Run: "./server"})
+	p.Sandbox = &Sandbox{}
+	rep, err := Grade(context.Background(), p, Deps{Launcher: l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.launch.Box == nil || !l.box.sandboxed || !l.box.closed || !slices.Contains(rep.Notes, "graded in a fake box") {
+		t.Errorf("launch box %v, box %+v, notes %q", l.launch.Box, l.box, rep.Notes)
+	}
+
+	l = &fakeLauncher{boxErr: fmt.Errorf("%w: gateway 192.168.65.1", ErrRemoteEngine)}
+	p = plan(t, Selection{Stage: "http", Seed: 7}, &Project{Dir: "/p", Docker: true})
+	p.Need = []grader.Service{grader.Postgres}
+	if _, err := Grade(context.Background(), p, Deps{Launcher: l, Servers: &fakeServers{}}); err != nil {
+		t.Fatal(err)
+	}
+	if l.launch.Box != nil || l.launch.Env["DATABASE_URL"] != "postgres://postgres:5432/t1" {
+		t.Errorf("docker: true on a remote engine: box %v, DATABASE_URL %q, want none and the services' network address", l.launch.Box, l.launch.Env["DATABASE_URL"])
+	}
+
+	l = &fakeLauncher{boxErr: &EnvError{Message: "no Docker engine answers"}}
+	p = plan(t, Selection{Stage: "http", Seed: 7}, &Project{Dir: "/p", Run: "./server"})
+	p.Sandbox = &Sandbox{}
+	var ee *EnvError
+	if _, err := Grade(context.Background(), p, Deps{Launcher: l}); !errors.As(err, &ee) {
+		t.Errorf("sandbox without Docker: %v, want the EnvError", err)
 	}
 }

@@ -77,6 +77,14 @@ func (e *SandboxUnavailableError) Error() string {
 	return "the batch runs each submission in a container of its own (the sandbox), but " + e.Why
 }
 
+// RemoteEngineError: the engine's networks are not on this machine (Docker
+// Desktop, a remote engine), so its containers cannot reach the grader.
+type RemoteEngineError struct{ Gateway string }
+
+func (e *RemoteEngineError) Error() string {
+	return fmt.Sprintf("docker: a network's gateway (%s) is not an address of this machine", e.Gateway)
+}
+
 // BoxOptions say how to make a Box.
 type BoxOptions struct {
 	// Labels go on the network and on every container in it.
@@ -124,7 +132,7 @@ func OpenBox(ctx context.Context, o BoxOptions) (*Box, error) {
 		if o.Sandbox != nil {
 			return nil, &SandboxUnavailableError{Why: why}
 		}
-		return nil, errors.New("docker: " + why)
+		return nil, &RemoteEngineError{Gateway: b.gateway}
 	}
 	return b, nil
 }

@@ -11,6 +11,7 @@ package system
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 
@@ -37,6 +38,10 @@ func translate(err error) error {
 	}
 	var de *submission.DockerUnavailableError
 	var se *submission.SandboxUnavailableError
+	var re *submission.RemoteEngineError
+	if errors.As(err, &re) {
+		return fmt.Errorf("%w: %v", grading.ErrRemoteEngine, err)
+	}
 	if errors.As(err, &de) {
 		return &grading.EnvError{Err: err}
 	}

@@ -78,6 +78,9 @@ func (p *Process) launchHost(ctx context.Context, hostPort int, vars map[string]
 	switch {
 	case err == nil:
 		p.cfg.logf("your service listens on $PORT (=%d) after %s", port, time.Since(started).Round(10*time.Millisecond))
+		if prefix == servicePrefix && loopbackOnly(groupListeners(proc.pgid), port) {
+			p.cfg.logf("note: your service listens on loopback (127.0.0.1) only: that works here, but nothing outside its container can reach it in one (docker: true, or the sandbox of a class's grader batch): listen on 0.0.0.0")
+		}
 		return proc, addr, nil
 	case errors.Is(err, errGone): // done: its output is read too
 		hint := fmt.Sprintf("run `%s` yourself with PORT=%d and read the error in its output: the service must stay in the foreground and serve HTTP on $PORT", p.m.Run, port)
@@ -166,6 +169,22 @@ func notListening(ls []listener, port int, timeout time.Duration) *ProjectError 
 
 // leadingAssignment matches "NAME=value ..." at the start of a command.
 var leadingAssignment = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
+
+// loopbackOnly reports whether the listeners on port are all on loopback
+// (false when there are none).
+func loopbackOnly(ls []listener, port int) bool {
+	seen := false
+	for _, l := range ls {
+		if l.Port != port {
+			continue
+		}
+		if !l.IP.IsLoopback() {
+			return false
+		}
+		seen = true
+	}
+	return seen
+}
 
 // execScript prefixes a simple command with exec, so that the service is
 // the shell's process itself and gets SIGTERM directly. A command with shell

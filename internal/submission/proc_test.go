@@ -2,6 +2,7 @@ package submission
 
 import (
 	"errors"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -92,5 +93,23 @@ func TestExitVisibleOnlyAfterOutputRead(t *testing.T) {
 	}
 	if got := strings.Join(ring.last(0), "|"); got != "first|panic: last words" {
 		t.Errorf("ring = %q, want both lines", got)
+	}
+}
+
+func TestLoopbackOnly(t *testing.T) {
+	lo, any4, any6 := net.ParseIP("127.0.0.1"), net.ParseIP("0.0.0.0"), net.ParseIP("::")
+	for _, c := range []struct {
+		ls   []listener
+		want bool
+	}{
+		{nil, false},
+		{[]listener{{lo, 8080}}, true},
+		{[]listener{{lo, 8080}, {any4, 9090}}, true},
+		{[]listener{{lo, 8080}, {any6, 8080}}, false},
+		{[]listener{{any4, 8080}}, false},
+	} {
+		if got := loopbackOnly(c.ls, 8080); got != c.want {
+			t.Errorf("loopbackOnly(%v) = %v, want %v", c.ls, got, c.want)
+		}
 	}
 }

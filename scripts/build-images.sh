@@ -44,8 +44,9 @@
 #             interfaces, password auth over TCP (trust when no password),
 #             `postgres -c name=value` arguments, STOPSIGNAL SIGINT.
 #   redis     `redis-server [args]` listening on all interfaces, protected mode off.
-#   rabbitmq  guest/guest usable from outside the container, management plugin
-#             on 15672, `rabbitmqctl` through docker exec.
+#   rabbitmq  the default user (RABBITMQ_DEFAULT_USER / RABBITMQ_DEFAULT_PASS,
+#             else guest/guest) usable from outside the container, management
+#             plugin on 15672, `rabbitmqctl` through docker exec.
 # The runner images only provide a toolchain and /bin/sh: no ENTRYPOINT, no
 # user, no home directory, no secrets, LABEL io.grader.runner=go|node|python.
 # The grader supplies the rest at `docker run` time: the submission's private

@@ -295,11 +295,49 @@ func (b *Box) toolEnv() map[string]string {
 	return env
 }
 
-// Where the copy and the module downloads are in a runner container.
+// Where the copy, the module downloads and this machine's CA bundle are in
+// a runner container.
 const (
 	appDir      = "/app"
 	modCacheDir = "/grader-gomod"
+	caBundle    = "/etc/grader/ca-certificates.crt"
 )
+
+// buildNetwork is where builds run: Docker's default network, from which
+// package registries are reachable.
+const buildNetwork = "bridge"
+
+// forBuild makes hc and env those of a build: on the default network, with
+// this machine's CA bundle and proxy settings, so that a registry reached
+// through a TLS-inspecting or plain proxy (a company's, a school's) works
+// in the build as it does here.
+func forBuild(hc *container.HostConfig, env map[string]string) {
+	hc.NetworkMode = buildNetwork
+	if ca := hostCABundle(); ca != "" {
+		hc.Binds = append(hc.Binds, ca+":"+caBundle+":ro")
+		for _, k := range []string{"SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "PIP_CERT", "REQUESTS_CA_BUNDLE", "GIT_SSL_CAINFO"} {
+			env[k] = caBundle
+		}
+	}
+	for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"} {
+		if v := os.Getenv(k); v != "" {
+			env[k] = v
+		}
+	}
+}
+
+// hostCABundle is the CA bundle this machine trusts, "" when none is found.
+func hostCABundle() string {
+	for _, f := range []string{os.Getenv("SSL_CERT_FILE"), "/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"} {
+		if f == "" {
+			continue
+		}
+		if fi, err := os.Stat(f); err == nil && fi.Mode().IsRegular() {
+			return f
+		}
+	}
+	return ""
+}
 
 // hostConfig is the confinement of every container of the submission.
 func (b *Box) hostConfig(m *Manifest, lim Limits, networkName string) *container.HostConfig {

@@ -86,8 +86,9 @@ func (b *Box) warmGo(ctx context.Context, cfg Config, image string) {
 	// Its own packages are left out: only what they import is compiled.
 	script := `pkgs=$(go list -deps -f '{{if and .Module (not .Module.Main) (not .Standard)}}{{.ImportPath}}{{end}}' ./...) && ` +
 		`if [ -n "$pkgs" ]; then go build $pkgs; fi`
-	hc := b.hostConfig(m, cfg.Limits, "bridge")
+	hc := b.hostConfig(m, cfg.Limits, buildNetwork)
 	hc.Binds = []string{m.Dir + ":" + appDir + ":ro", build + ":" + env["GOCACHE"], mod + ":" + env["GOMODCACHE"], work + ":" + env["GOTMPDIR"]}
+	forBuild(hc, env)
 	hc.NanoCPUs = 0 // the grader's own command: every CPU the machine gives
 	if b.sandbox.ModCache != "" {
 		hc.Binds = append(hc.Binds, b.sandbox.ModCache+":"+modCacheDir+":ro")

@@ -158,7 +158,8 @@ func (b *Box) build(ctx context.Context, cfg Config) error {
 		return err
 	}
 	ring := newLineRing(40)
-	spec := containerSpec{image: image, script: m.Build, user: user, env: env, host: b.hostConfig(m, cfg.Limits, "bridge")}
+	spec := containerSpec{image: image, script: m.Build, user: user, env: env, host: b.hostConfig(m, cfg.Limits, buildNetwork)}
+	forBuild(spec.host, env)
 	c, err := b.start(ctx, spec, cfg.Labels, ring, newEchoer(cfg.Output), servicePrefix)
 	if err != nil {
 		return err

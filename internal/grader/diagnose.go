@@ -11,7 +11,7 @@ import (
 // the report with what to change (DESIGN.md §3.1): every route answering
 // 404, a public route answering 401, 429s before the rate-limiting stage.
 type Diagnosis struct {
-	// Kind is one of routes-404, public-401, throttled.
+	// Kind is one of routes-404, public-401, token-401, throttled.
 	Kind string `json:"kind"`
 	// Message is what the grader saw, in HTTP terms.
 	Message string `json:"message"`
@@ -19,6 +19,28 @@ type Diagnosis struct {
 	Fix string `json:"fix"`
 	// Checks is how many checks the pattern blocked, when it is known.
 	Checks int `json:"checks,omitempty"`
+}
+
+// authStageID is the stage of harness.RegisterCheck: its checks send
+// refused tokens on purpose.
+var authStageID, _, _ = strings.Cut(harness.RegisterCheck, ".")
+
+// refusedResult is the result of a check outside the auth stage that did
+// not pass and whose request with a token from the service's own register
+// or login was answered 401: the service refusing its own tokens is the
+// cause, and harness.RegisterCheck grades it.
+func refusedResult(res CheckResult, req string) CheckResult {
+	seen := res.Message
+	if res.Status == StatusBlocked && res.BlockedBy == harness.RegisterCheck {
+		seen = ""
+	}
+	res.Status, res.BlockedBy, res.Points = StatusBlocked, harness.RegisterCheck, 0
+	res.Message = fmt.Sprintf("your service answered 401 Unauthorized to %s with a token its own /register or /login gave (Authorization: Bearer <token>)", req)
+	if seen != "" {
+		res.Message += "\n(what the check saw: " + firstLineOf(seen) + ")"
+	}
+	res.Hint = "" // the run's diagnosis says what to change, once
+	return res
 }
 
 // limitStageID is the stage whose checks grade the rate limit: before it a
@@ -66,7 +88,7 @@ func firstLineOf(s string) string {
 // diagnose finds the patterns that broke the whole run in what the
 // service answered (h's traffic) and in the number of checks blocked by
 // 429s before the rate-limiting stage.
-func diagnose(h *harness.H, throttled int) []Diagnosis {
+func diagnose(h *harness.H, throttled, refused int) []Diagnosis {
 	if h == nil {
 		return nil
 	}
@@ -86,6 +108,11 @@ func diagnose(h *harness.H, throttled int) []Diagnosis {
 		out = append(out, Diagnosis{Kind: "public-401",
 			Message: "a public route asks for a token: " + t.HealthDenied + " without an Authorization header",
 			Fix:     "put the authentication middleware on the /todos routes only: /health, /register and /login answer without a token"})
+	}
+	if refused > 0 {
+		out = append(out, Diagnosis{Kind: "token-401", Checks: refused,
+			Message: fmt.Sprintf("your service answered 401 Unauthorized to requests carrying a token its own /register or /login gave, so %d checks could not be graded", refused),
+			Fix:     "accept `Authorization: Bearer <token>` with the token /login gives on every /todos route (and any route after the auth stage), signed and checked with JWT_SECRET"})
 	}
 	if throttled > 0 {
 		out = append(out, Diagnosis{Kind: "throttled", Checks: throttled,

@@ -3,6 +3,7 @@ package grader
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -94,6 +95,69 @@ func TestChecksThatMet429BeforeTheLimitStageAreBlocked(t *testing.T) {
 	}
 	if len(run.Diagnoses) != 1 || run.Diagnoses[0].Kind != "throttled" || run.Diagnoses[0].Checks != 2 {
 		t.Errorf("diagnoses: %+v, want one throttled for 2 checks", run.Diagnoses)
+	}
+}
+
+// A check after the auth stage that did not pass and whose request with a
+// token from the service's own register was answered 401 is blocked by
+// the check that grades tokens; a check that sent its own bad token, and
+// the auth stage's checks, keep their outcome; the run says why once.
+func TestChecksWhoseLoginTokenMet401AreBlocked(t *testing.T) {
+	const tok = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/register":
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusCreated)
+			fmt.Fprintf(w, `{"token":%q}`, tok)
+		case r.Method == http.MethodPost: // POST /todos refuses every token
+			w.WriteHeader(http.StatusUnauthorized)
+		default:
+			w.WriteHeader(http.StatusOK)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	h := harness.New(harness.Options{Service: urlService{srv.URL}, Seed: 1, Auth: true})
+	post := func(id string, req harness.Request) Check {
+		return check(id, 1, func(ctx context.Context, h *harness.H) error {
+			req.Method = http.MethodPost
+			r, err := h.Do(ctx, req)
+			if err != nil {
+				return err
+			}
+			if r.Status != http.StatusCreated {
+				return Failf("POST /todos: expected 201, got %d", r.Status)
+			}
+			return nil
+		})
+	}
+	stages := []Stage{
+		{ID: authStageID, Checks: []Check{post("auth.x", harness.Request{Path: "/todos"})}},
+		{ID: "caching", Checks: []Check{
+			post("caching.a", harness.Request{Path: "/todos"}),
+			get("caching.b", "/todos", 200),
+			post("caching.c", harness.Request{Path: "/todos", Token: "not-a-login-token"}),
+		}},
+	}
+	run, err := (&Runner{}).Run(context.Background(), stages, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, st := range run.Stages {
+		for _, c := range st.Checks {
+			got[c.ID] = string(c.Status) + " " + c.BlockedBy
+			if c.Status == StatusBlocked && !strings.Contains(c.Message, "401 Unauthorized to POST /todos with a token its own /register or /login gave") {
+				t.Errorf("%s: message %q does not say its token was refused", c.ID, c.Message)
+			}
+		}
+	}
+	want := map[string]string{"auth.x": "fail ", "caching.a": "blocked " + harness.RegisterCheck, "caching.b": "pass ", "caching.c": "fail "}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("outcomes (-want +got):\n%s", d)
+	}
+	if len(run.Diagnoses) != 1 || run.Diagnoses[0].Kind != "token-401" || run.Diagnoses[0].Checks != 1 {
+		t.Errorf("diagnoses: %+v, want one token-401 for 1 check", run.Diagnoses)
 	}
 }
 

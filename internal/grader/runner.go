@@ -67,7 +67,8 @@ func (r *Runner) Run(ctx context.Context, stages []Stage, h *harness.H) (result 
 	var out RunResult
 	limitStage := false // the rate-limiting stage has been reached
 	throttled := 0      // checks blocked for meeting a 429 before it
-	defer func() { result.Diagnoses = diagnose(h, throttled) }()
+	refused := 0        // checks blocked for a 401 to a login's token
+	defer func() { result.Diagnoses = diagnose(h, throttled, refused) }()
 	for _, st := range stages {
 		if st.ID == limitStageID {
 			limitStage = true
@@ -92,15 +93,21 @@ func (r *Runner) Run(ctx context.Context, stages []Stage, h *harness.H) (result 
 					return out, err
 				}
 				var env error
-				var met429 string
-				res, met429, env = r.runOne(ctx, c, h, &out)
+				var seen met
+				res, seen, env = r.runOne(ctx, c, h, &out)
 				if env != nil {
 					out.Stages = appendStage(out.Stages, sr)
 					return out, env
 				}
-				if met429 != "" && !limitStage && res.Status != StatusPass && res.Status != StatusSkip {
-					res = throttledResult(res, met429, h.Env)
+				graded := res.Status == StatusPass || res.Status == StatusSkip
+				switch {
+				case graded:
+				case seen.throttled != "" && !limitStage:
+					res = throttledResult(res, seen.throttled, h.Env)
 					throttled++
+				case seen.refused != "" && st.ID != authStageID:
+					res = refusedResult(res, seen.refused)
+					refused++
 				}
 				if res.Status != StatusPass && res.Status != StatusSkip && h.Service != nil {
 					if why := exitedSoon(h.Service); why != nil {
@@ -204,7 +211,11 @@ const maxEvidence = 3
 
 // runOne runs one check and then its cleanups. The error is a
 // verdict.Environment that stops the run.
-func (r *Runner) runOne(ctx context.Context, c Check, h *harness.H, out *RunResult) (CheckResult, string, error) {
+// met is what a check's requests met that may be the cause of its failure
+// (throttled.go): the first 429, and the first 401 to a login's token.
+type met struct{ throttled, refused string }
+
+func (r *Runner) runOne(ctx context.Context, c Check, h *harness.H, out *RunResult) (CheckResult, met, error) {
 	timeout := c.Timeout
 	if timeout == 0 {
 		timeout = r.Timeout
@@ -273,13 +284,13 @@ func (r *Runner) runOne(ctx context.Context, c Check, h *harness.H, out *RunResu
 	}
 	for _, cerr := range cleanupErrs {
 		if verdict.IsEnvironment(cerr) {
-			return CheckResult{}, "", fmt.Errorf("cleaning up after check %s: %w", c.ID, cerr)
+			return CheckResult{}, met{}, fmt.Errorf("cleaning up after check %s: %w", c.ID, cerr)
 		}
 		out.Notes = append(out.Notes, fmt.Sprintf(
 			"cleaning up after check %s failed (%v): the checks after it may have met what it left behind", c.ID, cerr))
 	}
 	if verdict.IsEnvironment(err) {
-		return CheckResult{}, "", fmt.Errorf("check %s: %w", c.ID, err)
+		return CheckResult{}, met{}, fmt.Errorf("check %s: %w", c.ID, err)
 	}
 
 	o := verdict.Classify(err)
@@ -297,7 +308,7 @@ func (r *Runner) runOne(ctx context.Context, c Check, h *harness.H, out *RunResu
 	if res.Status == StatusFail || res.Status == StatusError {
 		res.Evidence = append(evidence(steps), faultLogs...)
 	}
-	return res, hc.Met429(), nil
+	return res, met{throttled: hc.Met429(), refused: hc.Met401()}, nil
 }
 
 // evidence keeps the last maxEvidence steps, and any step marked decisive

@@ -146,6 +146,7 @@ type checkState struct {
 	cleanups []func(context.Context) error
 	closed   bool                 // the runner has taken the cleanups
 	first429 string               // the first request answered 429 (throttled.go)
+	first401 string               // the first request with a login's token answered 401 (throttled.go)
 	faults   map[string]faultMark // faults begun and not yet restored (faults.go)
 	// salt and requests choose the User-Agent of each request (identity.go).
 	salt     uint64
@@ -159,7 +160,9 @@ type shared struct {
 	memo sync.Map
 	// regFailed is why registering a user failed, once it has (users.go).
 	regFailed *verdict.Precondition
-	traffic   traffic // the service's answers over the run (throttled.go)
+	// tokens are those register and login gave (users.go).
+	tokens  map[string]bool
+	traffic traffic // the service's answers over the run (throttled.go)
 }
 
 // Options configure New.

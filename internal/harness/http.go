@@ -103,6 +103,7 @@ func (h *H) Do(ctx context.Context, r Request) (*Response, error) {
 			header.Set("Content-Type", "application/json")
 		}
 	}
+	loginTok := false
 	if !r.NoAuth && header.Get("Authorization") == "" {
 		tok := r.Token
 		if tok == "" && h.Auth {
@@ -114,6 +115,7 @@ func (h *H) Do(ctx context.Context, r Request) (*Response, error) {
 		}
 		if tok != "" {
 			header.Set("Authorization", "Bearer "+tok)
+			loginTok = h.loginToken(tok)
 		}
 	}
 	req, err := http.NewRequestWithContext(ctx, r.Method, url, bytes.NewReader(body))
@@ -145,6 +147,13 @@ func (h *H) Do(ctx context.Context, r Request) (*Response, error) {
 		SentToken: header.Get("Authorization") != ""}
 	out.mark = h.recordStep("http", curl, FormatResponse(resp.StatusCode, resp.Header, rb))
 	h.notice(r, resp.StatusCode, out.SentToken)
+	if resp.StatusCode == http.StatusUnauthorized && loginTok {
+		h.check.mu.Lock()
+		if h.check.first401 == "" {
+			h.check.first401 = r.Method + " " + r.Path
+		}
+		h.check.mu.Unlock()
+	}
 	return out, nil
 }
 

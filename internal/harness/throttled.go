@@ -20,6 +20,17 @@ func (h *H) Met429() string {
 	return h.check.first429
 }
 
+// Met401 returns the first request of this check that carried a token the
+// service's own register or login gave and was answered 401 Unauthorized,
+// as "METHOD /path" ("" when none was): outside the auth stage, the cause
+// of whatever else went wrong is the service refusing its own tokens,
+// which RegisterCheck grades.
+func (h *H) Met401() string {
+	h.check.mu.Lock()
+	defer h.check.mu.Unlock()
+	return h.check.first401
+}
+
 // Traffic counts the service's answers over the whole run.
 type Traffic struct {
 	// Responses is the number of HTTP responses the service sent to the

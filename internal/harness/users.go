@@ -82,7 +82,18 @@ func (h *H) register(ctx context.Context) (*User, error) {
 	}
 	u.Token = tok
 	u.ID = subject(tok)
+	if h.shared.tokens == nil {
+		h.shared.tokens = map[string]bool{}
+	}
+	h.shared.tokens[tok] = true
 	return u, nil
+}
+
+// loginToken reports whether tok is one register or login gave.
+func (h *H) loginToken(tok string) bool {
+	h.shared.mu.Lock()
+	defer h.shared.mu.Unlock()
+	return h.shared.tokens[tok]
 }
 
 // obtainToken registers u and returns its token, logging in when register

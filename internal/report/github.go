@@ -30,6 +30,10 @@ func renderGitHub(r *grader.Report, o Options) ([]byte, error) {
 		}
 		errs = append(errs, annotation{"grader: " + r.Problem.Kind, msg})
 	}
+	// A pattern that broke the whole run comes first, with its fix.
+	for _, d := range r.Diagnoses {
+		errs = append(errs, annotation{"grader: " + d.Kind, d.Message + "\nfix: " + d.Fix})
+	}
 	// Blocked checks are annotated once per root cause, not one by one.
 	for _, c := range r.Causes {
 		errs = append(errs, annotation{"blocked by " + c.Check, causeText(r, c) + "\nblocked: " + blockedList(c, 20)})

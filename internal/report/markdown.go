@@ -71,6 +71,15 @@ func markdown(r *grader.Report, l mdLevel) string {
 		p("")
 		p("_Note: %s to keep this summary under GitHub's 1 MiB limit; the text and JSON reports have all of it._", l.trimNote)
 	}
+	if len(r.Diagnoses) > 0 {
+		p("")
+		p("**What broke the whole run**")
+		p("")
+		for _, d := range r.Diagnoses {
+			p("- %s  ", mdText(d.Message))
+			p("  fix: %s", mdText(d.Fix))
+		}
+	}
 	if r.Problem != nil {
 		p("")
 		writeMarkdownProblem(&b, r.Problem)

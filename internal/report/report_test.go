@@ -483,3 +483,19 @@ func TestBlockedIsShownHonestlyEverywhere(t *testing.T) {
 		t.Errorf("progress of a blocked check: %q", buf.String())
 	}
 }
+
+// A pattern that broke the whole run is said, with its fix, in every
+// report a learner reads: text, Markdown and GitHub annotations.
+func TestDiagnosesInEveryReadableFormat(t *testing.T) {
+	r := mixedReport()
+	r.Diagnoses = []grader.Diagnosis{{Kind: "routes-404", Message: "every route answered 404 Not Found", Fix: "set basePath in grader.yaml"}}
+	for format, want := range map[string]string{
+		"text":     "every route answered 404 Not Found",
+		"markdown": "- every route answered 404 Not Found  \n  fix: set basePath in grader.yaml",
+		"github":   "::error title=grader%3A routes-404::every route answered 404 Not Found%0Afix: set basePath in grader.yaml",
+	} {
+		if out := render(t, format, r, Options{}); !strings.Contains(out, want) {
+			t.Errorf("%s report does not contain %q:\n%s", format, want, out)
+		}
+	}
+}

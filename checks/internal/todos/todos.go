@@ -69,6 +69,12 @@ func createVia[T any](ctx context.Context, h *harness.H, r harness.Request) (*ha
 		return nil, zero, err
 	}
 	if err := Created(resp); err != nil {
+		if (resp.Status == http.StatusBadRequest || resp.Status == http.StatusUnprocessableEntity) && !hasField(r.JSON, "description") {
+			// A service that insists on a description fails the check that
+			// grades creating without one.
+			return resp, zero, grader.Blockedf(DefaultsCheck, "creating a todo for this check failed: %v, for a todo with a title and no description", err).
+				WithHint("a todo created with only a title gets an empty description: see " + DefaultsCheck)
+		}
 		return resp, zero, grader.Blockedf(harness.CreateCheck, "creating a todo for this check failed: %v", err).
 			WithHint("this check needs a working POST /todos to prepare its data: see rest.create")
 	}
@@ -78,6 +84,22 @@ func createVia[T any](ctx context.Context, h *harness.H, r harness.Request) (*ha
 			WithHint("this check needs a working POST /todos to prepare its data: see rest.create")
 	}
 	return resp, v, nil
+}
+
+// DefaultsCheck grades creating a todo with a title alone.
+const DefaultsCheck = "rest.create-defaults"
+
+// hasField reports whether a JSON body given as a map has key.
+func hasField(body any, key string) bool {
+	switch b := body.(type) {
+	case map[string]any:
+		_, ok := b[key]
+		return ok
+	case map[string]string:
+		_, ok := b[key]
+		return ok
+	}
+	return true // not a map: nothing to tell
 }
 
 // Created says, in a few words, why resp is not a todo just created (any

@@ -348,7 +348,7 @@ func (b *Box) hostConfig(m *Manifest, lim Limits, networkName string) *container
 	}
 	pids := s.Pids
 	hc.ReadonlyRootfs = true
-	hc.Tmpfs = map[string]string{"/tmp": fmt.Sprintf("rw,nosuid,nodev,size=%d", s.Tmp)}
+	hc.Tmpfs = map[string]string{"/tmp": fmt.Sprintf("rw,exec,nosuid,nodev,size=%d", s.Tmp)} // exec: a venv or a tool unpacked in /tmp runs, as on any machine
 	hc.CapDrop = []string{"ALL"}
 	hc.SecurityOpt = []string{"no-new-privileges"}
 	hc.Resources = container.Resources{Memory: s.Memory, MemorySwap: s.Memory, NanoCPUs: int64(s.CPUs * 1e9), PidsLimit: &pids}

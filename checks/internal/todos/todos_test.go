@@ -84,6 +84,9 @@ func TestCreateIsLenientAndBlocks(t *testing.T) {
 		case "no-id":
 			w.WriteHeader(http.StatusCreated)
 			w.Write([]byte(`{"title":"t"}`))
+		case "needs-description":
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"message":"description is required"}`))
 		default:
 			w.WriteHeader(http.StatusInternalServerError)
 			w.Write([]byte(`Internal Server Error`))
@@ -113,6 +116,12 @@ func TestCreateIsLenientAndBlocks(t *testing.T) {
 	}
 	if strings.Contains(sent[0], "status") {
 		t.Errorf("setup sent a status: %s", sent[0])
+	}
+	// A 400 to a title alone is creating without a description refused.
+	_, err = do("needs-description")
+	var p *grader.Precondition
+	if !errors.As(err, &p) || p.By != DefaultsCheck || !strings.Contains(p.Reason, "400 Bad Request") {
+		t.Errorf("a 400 to a title alone: expected blocked by %s, got %v", DefaultsCheck, err)
 	}
 }
 

@@ -51,6 +51,10 @@ type SubmissionInfo struct {
 	Run  string `json:"run"`
 }
 
+// SandboxNote starts the note of a report whose submission was built and
+// run in the batch's sandbox (a container of its own).
+const SandboxNote = "graded in the sandbox: "
+
 // Problem is why a run could not grade normally, in the learner's terms.
 type Problem struct {
 	Kind    string `json:"kind"`    // build | start | crash

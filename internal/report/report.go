@@ -286,9 +286,23 @@ func rerunHint(r *grader.Report) string {
 		return TerminalLine("re-run one check: " + rerunCommand(r, c.ID))
 	}
 	if r.Problem != nil {
-		return TerminalLine("fix the problem above, then run: " + rerunCommand(r, ""))
+		line := "fix the problem above, then run: " + rerunCommand(r, "")
+		if sandboxed(r) {
+			line += " (that runs it as a process on your machine; this grade came from a container, where 127.0.0.1 is the container itself and only /app and /tmp are writable)"
+		}
+		return TerminalLine(line)
 	}
 	return ""
+}
+
+// sandboxed reports whether the submission was graded in the batch's sandbox.
+func sandboxed(r *grader.Report) bool {
+	for _, n := range r.Notes {
+		if strings.HasPrefix(n, grader.SandboxNote) {
+			return true
+		}
+	}
+	return false
 }
 
 // shellWord quotes s for a POSIX shell when it needs it.

@@ -499,3 +499,19 @@ func TestDiagnosesInEveryReadableFormat(t *testing.T) {
 		}
 	}
 }
+
+// After a problem in the sandbox, the re-run line says that grader check
+// runs the service differently.
+func TestRerunHintAfterASandboxProblem(t *testing.T) {
+	r := mixedReport()
+	r.Causes = nil
+	r.Stages = nil
+	r.Problem = &grader.Problem{Kind: "start", Message: "your service exited with code 1"}
+	if h := rerunHint(r); strings.Contains(h, "container") {
+		t.Errorf("outside the sandbox: %q", h)
+	}
+	r.Notes = append(r.Notes, grader.SandboxNote+"a container of its own (memory 2 GiB)")
+	if h := rerunHint(r); !strings.Contains(h, "this grade came from a container") {
+		t.Errorf("in the sandbox: %q", h)
+	}
+}

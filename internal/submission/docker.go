@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -130,10 +131,11 @@ func (p *Process) launchContainer(ctx context.Context, hostPort int, vars map[st
 		return c, addr, nil
 	case errors.Is(err, errGone): // done: its output is read too
 		c.stop(context.WithoutCancel(ctx))
+		log := tail(ring, 40)
 		return nil, "", &ProjectError{Kind: "start",
 			Message: fmt.Sprintf("your service %s before it listened on $PORT (PORT=%d)", c.exitReason(), containerPort),
-			Hint:    p.exitHint(),
-			Log:     tail(ring, 40)}
+			Hint:    p.exitHint(log),
+			Log:     log}
 	case errors.Is(err, errNotReady):
 		pe := c.notListening(ctx, timeout)
 		c.stop(context.WithoutCancel(ctx))
@@ -145,8 +147,15 @@ func (p *Process) launchContainer(ctx context.Context, hostPort int, vars map[st
 	}
 }
 
-// exitHint is how to see for oneself why the container ended.
-func (p *Process) exitHint() string {
+// exitHint is how to see for oneself why the container ended, or, when
+// its last words are a refused connection to loopback, that loopback is
+// the container itself.
+func (p *Process) exitHint(log string) string {
+	low := strings.ToLower(log)
+	if (strings.Contains(low, "127.0.0.1") || strings.Contains(low, "localhost") || strings.Contains(low, "[::1]")) &&
+		(strings.Contains(low, "refused") || strings.Contains(low, "econnrefused")) {
+		return "in a container, 127.0.0.1 and localhost are the container itself, not this machine: take every address from the environment the grader sets (DATABASE_URL or PGHOST/PGPORT, REDIS_URL, AMQP_URL), never a fixed one"
+	}
 	if !p.m.Docker {
 		return fmt.Sprintf("run `%s` yourself with PORT=%d and read the error in its output (its last lines are below)", p.m.Run, containerPort)
 	}
@@ -187,7 +196,7 @@ func (p *Process) initBox(ctx context.Context) error {
 func (p *Process) launchInBox(ctx context.Context, b *Box, env map[string]string, ring *lineRing, prefix string) (*containerRunner, string, error) {
 	spec := containerSpec{image: p.m.image, env: env, host: b.hostConfig(p.m, p.cfg.Limits, b.name)}
 	if !p.m.Docker {
-		spec.script = execScript(p.m.Run)
+		spec.script = prelude(p.m) + execScript(p.m.Run)
 		spec.env = b.toolEnv()
 		for k, v := range env {
 			spec.env[k] = v

@@ -20,7 +20,7 @@ import (
 //
 //  1. warm: `go build` of the project's dependencies (not of its own
 //     packages), with the copy mounted read-only. A Go build runs none of
-//     the code it compiles (cgo is off in the runner images), and every
+//     the code it compiles (cgo's flags are held to Go's allowlist), and every
 //     cache entry is keyed by the hash of its inputs, so whatever a
 //     submission's sources say, the shared cache only gains entries the
 //     compiler made from those inputs;

@@ -113,3 +113,17 @@ func TestLoopbackOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestExitHintSaysLoopbackIsTheContainer(t *testing.T) {
+	p := &Process{m: &Manifest{Run: "./server"}}
+	for log, loopback := range map[string]bool{
+		"panic: dial tcp 127.0.0.1:3306: connect: connection refused": true,
+		"Error: connect ECONNREFUSED ::1:5432 (localhost)":             true,
+		"panic: runtime error: index out of range":                     false,
+	} {
+		got := strings.Contains(p.exitHint(log), "127.0.0.1 and localhost are the container itself")
+		if got != loopback {
+			t.Errorf("exitHint(%q) speaks of loopback: %v, want %v", log, got, loopback)
+		}
+	}
+}

@@ -59,6 +59,22 @@ func toolchain(m *Manifest) string {
 	return ""
 }
 
+// pyVenv is the virtual environment a Python project's build and service
+// share in the sandbox: pip installs there (the image's own Python is
+// read-only, and Debian's refuses pip outright, PEP 668), and a user
+// install under HOME would be lost with the build's /tmp.
+const pyVenv = appDir + "/.grader-cache/venv"
+
+// prelude is what runs before a project's own build or run command in its
+// runner container: for Python, the shared virtual environment, made on
+// first use and activated (so pip and python are its own).
+func prelude(m *Manifest) string {
+	if toolchain(m) != "python" {
+		return ""
+	}
+	return "[ -x " + pyVenv + "/bin/python ] || python3 -m venv " + pyVenv + " || exit 1; . " + pyVenv + "/bin/activate; "
+}
+
 // resolved remembers, per image reference, what the first submission
 // found: a batch pulls (or falls back) once.
 var resolved sync.Map // ref -> resolution
@@ -158,7 +174,7 @@ func (b *Box) build(ctx context.Context, cfg Config) error {
 		return err
 	}
 	ring := newLineRing(40)
-	spec := containerSpec{image: image, script: m.Build, user: user, env: env, host: b.hostConfig(m, cfg.Limits, buildNetwork)}
+	spec := containerSpec{image: image, script: prelude(m) + m.Build, user: user, env: env, host: b.hostConfig(m, cfg.Limits, buildNetwork)}
 	forBuild(spec.host, env)
 	c, err := b.start(ctx, spec, cfg.Labels, ring, newEchoer(cfg.Output), servicePrefix)
 	if err != nil {

@@ -170,7 +170,7 @@ func config(l grading.Launch) submission.Config {
 type box struct{ *submission.Box }
 
 func (b box) Describe() string {
-	return "graded in the sandbox: a container of its own (" + b.Box.Describe() + ")"
+	return grader.SandboxNote + "a container of its own (" + b.Box.Describe() + ")"
 }
 
 func boxOf(b grading.Box) *submission.Box {

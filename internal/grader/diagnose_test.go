@@ -33,6 +33,26 @@ func serve(t *testing.T, fn http.HandlerFunc) *harness.H {
 		Env: map[string]string{"RATE_LIMIT_REQUESTS": "100000", "RATE_LIMIT_WINDOW_SECONDS": "60"}})
 }
 
+// outcomes runs stages and returns each check's "status blockedBy"; every
+// blocked check's message must say cause.
+func outcomes(t *testing.T, stages []Stage, h *harness.H, cause string) (RunResult, map[string]string) {
+	t.Helper()
+	run, err := (&Runner{}).Run(context.Background(), stages, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, st := range run.Stages {
+		for _, c := range st.Checks {
+			got[c.ID] = string(c.Status) + " " + c.BlockedBy
+			if c.Status == StatusBlocked && !strings.Contains(c.Message, cause) {
+				t.Errorf("%s: message %q does not say %q", c.ID, c.Message, cause)
+			}
+		}
+	}
+	return run, got
+}
+
 // get is a check that GETs path and fails unless it gets want.
 func get(id, path string, want int) Check {
 	return check(id, 1, func(ctx context.Context, h *harness.H) error {
@@ -73,19 +93,7 @@ func TestChecksThatMet429BeforeTheLimitStageAreBlocked(t *testing.T) {
 		}},
 		{ID: limitStageID, Checks: []Check{get(harness.LimitCheck, "/limited", 200)}},
 	}
-	run, err := (&Runner{}).Run(context.Background(), stages, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]string{}
-	for _, st := range run.Stages {
-		for _, c := range st.Checks {
-			got[c.ID] = string(c.Status) + " " + c.BlockedBy
-			if c.Status == StatusBlocked && !strings.Contains(c.Message, "429 Too Many Requests before the rate-limiting stage (GET /limited)") {
-				t.Errorf("%s: message %q does not say it met a 429", c.ID, c.Message)
-			}
-		}
-	}
+	run, got := outcomes(t, stages, h, "429 Too Many Requests before the rate-limiting stage (GET /limited)")
 	want := map[string]string{
 		"rest.a": "blocked " + harness.LimitCheck, "rest.b": "pass ", "rest.c": "blocked " + harness.LimitCheck,
 		"rest.d": "fail ", harness.LimitCheck: "fail ",
@@ -139,19 +147,7 @@ func TestChecksWhoseLoginTokenMet401AreBlocked(t *testing.T) {
 			post("caching.c", harness.Request{Path: "/todos", Token: "not-a-login-token"}),
 		}},
 	}
-	run, err := (&Runner{}).Run(context.Background(), stages, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]string{}
-	for _, st := range run.Stages {
-		for _, c := range st.Checks {
-			got[c.ID] = string(c.Status) + " " + c.BlockedBy
-			if c.Status == StatusBlocked && !strings.Contains(c.Message, "401 Unauthorized to POST /todos with a token its own /register or /login gave") {
-				t.Errorf("%s: message %q does not say its token was refused", c.ID, c.Message)
-			}
-		}
-	}
+	run, got := outcomes(t, stages, h, "401 Unauthorized to POST /todos with a token its own /register or /login gave")
 	want := map[string]string{"auth.x": "fail ", "caching.a": "blocked " + harness.RegisterCheck, "caching.b": "pass ", "caching.c": "fail "}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("outcomes (-want +got):\n%s", d)

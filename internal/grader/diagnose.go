@@ -30,17 +30,7 @@ var authStageID, _, _ = strings.Cut(harness.RegisterCheck, ".")
 // or login was answered 401: the service refusing its own tokens is the
 // cause, and harness.RegisterCheck grades it.
 func refusedResult(res CheckResult, req string) CheckResult {
-	seen := res.Message
-	if res.Status == StatusBlocked && res.BlockedBy == harness.RegisterCheck {
-		seen = ""
-	}
-	res.Status, res.BlockedBy, res.Points = StatusBlocked, harness.RegisterCheck, 0
-	res.Message = fmt.Sprintf("your service answered 401 Unauthorized to %s with a token its own /register or /login gave (Authorization: Bearer <token>)", req)
-	if seen != "" {
-		res.Message += "\n(what the check saw: " + firstLineOf(seen) + ")"
-	}
-	res.Hint = "" // the run's diagnosis says what to change, once
-	return res
+	return blockedByCause(res, harness.RegisterCheck, fmt.Sprintf("your service answered 401 Unauthorized to %s with a token its own /register or /login gave (Authorization: Bearer <token>)", req))
 }
 
 // limitStageID is the stage whose checks grade the rate limit: before it a
@@ -51,17 +41,25 @@ var limitStageID, _, _ = strings.Cut(harness.LimitCheck, ".")
 // rate-limiting stage and did not pass: whatever went wrong, the 429 is
 // the cause, and harness.LimitCheck grades it (DESIGN.md §4).
 func throttledResult(res CheckResult, req string, env map[string]string) CheckResult {
+	return blockedByCause(res, harness.LimitCheck, fmt.Sprintf("your service answered 429 Too Many Requests before the rate-limiting stage (%s): it does not take its limit from RATE_LIMIT_REQUESTS / RATE_LIMIT_WINDOW_SECONDS%s",
+		req, limitsText(env)))
+}
+
+// blockedByCause makes res blocked by the check by, which grades the
+// cause why; what the check itself saw stays as a second line, unless its
+// setup had said the same already. The run's diagnosis says what to
+// change, once, so res carries no hint.
+func blockedByCause(res CheckResult, by, why string) CheckResult {
 	seen := res.Message
-	if res.Status == StatusBlocked && res.BlockedBy == harness.LimitCheck {
-		seen = "" // setup said the same already
+	if res.Status == StatusBlocked && res.BlockedBy == by {
+		seen = ""
 	}
-	res.Status, res.BlockedBy, res.Points = StatusBlocked, harness.LimitCheck, 0
-	res.Message = fmt.Sprintf("your service answered 429 Too Many Requests before the rate-limiting stage (%s): it does not take its limit from RATE_LIMIT_REQUESTS / RATE_LIMIT_WINDOW_SECONDS%s",
-		req, limitsText(env))
+	res.Status, res.BlockedBy, res.Points = StatusBlocked, by, 0
+	res.Message = why
 	if seen != "" {
 		res.Message += "\n(what the check saw: " + firstLineOf(seen) + ")"
 	}
-	res.Hint = "" // the run's diagnosis says what to change, once
+	res.Hint = ""
 	return res
 }
 

@@ -146,14 +146,7 @@ func (h *H) Do(ctx context.Context, r Request) (*Response, error) {
 	out := &Response{Status: resp.StatusCode, Header: resp.Header, Body: rb, Curl: curl, Method: r.Method, Path: r.Path,
 		SentToken: header.Get("Authorization") != ""}
 	out.mark = h.recordStep("http", curl, FormatResponse(resp.StatusCode, resp.Header, rb))
-	h.notice(r, resp.StatusCode, out.SentToken)
-	if resp.StatusCode == http.StatusUnauthorized && loginTok {
-		h.check.mu.Lock()
-		if h.check.first401 == "" {
-			h.check.first401 = r.Method + " " + r.Path
-		}
-		h.check.mu.Unlock()
-	}
+	h.notice(r, resp.StatusCode, out.SentToken, loginTok)
 	return out, nil
 }
 

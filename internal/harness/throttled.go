@@ -58,12 +58,17 @@ func (h *H) Traffic() Traffic {
 }
 
 // notice counts a response to r (the route as the track names it, before
-// the base path); sentToken says whether it carried an Authorization header.
-func (h *H) notice(r Request, status int, sentToken bool) {
-	if status == http.StatusTooManyRequests {
+// the base path); sentToken says whether it carried an Authorization
+// header, loginToken whether that was a token register or login gave.
+func (h *H) notice(r Request, status int, sentToken, loginToken bool) {
+	if status == http.StatusTooManyRequests || status == http.StatusUnauthorized && loginToken {
 		h.check.mu.Lock()
-		if h.check.first429 == "" {
-			h.check.first429 = r.Method + " " + r.Path
+		first := &h.check.first429
+		if status == http.StatusUnauthorized {
+			first = &h.check.first401
+		}
+		if *first == "" {
+			*first = r.Method + " " + r.Path
 		}
 		h.check.mu.Unlock()
 	}
@@ -100,5 +105,5 @@ func (h *H) notice(r Request, status int, sentToken bool) {
 // and the run's traffic stays whole. path is the route as the track names
 // it ("/todos"), before the base path.
 func (h *H) Answered(method, path string, status int, sentToken bool) {
-	h.notice(Request{Method: method, Path: path}, status, sentToken)
+	h.notice(Request{Method: method, Path: path}, status, sentToken, false)
 }

@@ -220,7 +220,7 @@ func (p *Process) launchInBox(ctx context.Context, b *Box, env map[string]string
 		spec.user = user
 	}
 	p.cfg.logf("starting your service: container of %s (PORT=%d inside, waiting up to %s)", p.m.image, containerPort, p.m.Timeout())
-	c, err := b.start(ctx, spec, p.cfg.Labels, ring, p.echo, prefix)
+	c, err := b.start(ctx, spec, ring, p.echo, prefix)
 	if err != nil {
 		return nil, "", err
 	}
@@ -381,25 +381,16 @@ func (c *containerRunner) waitOutput(d time.Duration) {
 // terminate sends SIGTERM to the container's main process and waits up to
 // wait for it to end, without SIGKILL.
 func (c *containerRunner) terminate(ctx context.Context, wait time.Duration) (int, bool, error) {
-	select {
-	case <-c.exited:
-		return 0, false, errors.New("the service had already ended")
-	default:
+	ended, err := sigterm(ctx, c.exited, &c.stopping, wait, func() error {
+		if _, err := c.cli.ContainerKill(ctx, c.id, client.ContainerKillOptions{Signal: "SIGTERM"}); err != nil {
+			return fmt.Errorf("sending SIGTERM to the service's container: %w", err)
+		}
+		return nil
+	})
+	if !ended || err != nil {
+		return 0, false, err
 	}
-	c.stopping.Store(true)
-	if _, err := c.cli.ContainerKill(ctx, c.id, client.ContainerKillOptions{Signal: "SIGTERM"}); err != nil {
-		return 0, false, fmt.Errorf("sending SIGTERM to the service's container: %w", err)
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-c.exited:
-		return c.code, true, nil
-	case <-t.C:
-		return 0, false, nil
-	case <-ctx.Done():
-		return 0, false, ctx.Err()
-	}
+	return c.code, true, nil
 }
 
 // stop stops the container (SIGTERM, SIGKILL after stopGrace) and removes it.

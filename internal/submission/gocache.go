@@ -94,7 +94,7 @@ func (b *Box) warmGo(ctx context.Context, cfg Config, image string) {
 		hc.Binds = append(hc.Binds, b.sandbox.ModCache+":"+modCacheDir+":ro")
 	}
 	ring := newLineRing(20)
-	c, err := b.start(ctx, containerSpec{image: image, script: script, user: user, env: env, host: hc}, cfg.Labels, ring, nil, "")
+	c, err := b.start(ctx, containerSpec{image: image, script: script, user: user, env: env, host: hc}, ring, nil, "")
 	if err == nil {
 		select {
 		case <-c.exited:

@@ -143,28 +143,44 @@ func (p *osProc) kill() {
 // process to be reaped; it returns the exit code (-1: ended by a signal)
 // and whether it ended. It never sends SIGKILL: stop does that.
 func (p *osProc) terminate(ctx context.Context, wait time.Duration) (int, bool, error) {
-	select {
-	case <-p.exited:
-		return 0, false, errors.New("the service had already ended")
-	default:
-	}
-	p.stopping.Store(true)
-	if err := syscall.Kill(-p.pgid, syscall.SIGTERM); err != nil {
-		return 0, false, fmt.Errorf("sending SIGTERM to process group %d: %w", p.pgid, err)
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-p.exited:
-	case <-t.C:
-		return 0, false, nil
-	case <-ctx.Done():
-		return 0, false, ctx.Err()
+	ended, err := sigterm(ctx, p.exited, &p.stopping, wait, func() error {
+		if err := syscall.Kill(-p.pgid, syscall.SIGTERM); err != nil {
+			return fmt.Errorf("sending SIGTERM to process group %d: %w", p.pgid, err)
+		}
+		return nil
+	})
+	if !ended || err != nil {
+		return 0, false, err
 	}
 	if p.state == nil {
 		return -1, true, nil
 	}
 	return p.state.ExitCode(), true, nil
+}
+
+// sigterm is terminate's common part: unless the runner has ended
+// already, it marks it as being stopped by the grader, sends SIGTERM with
+// send, and waits up to wait for exited; it reports whether it ended.
+func sigterm(ctx context.Context, exited <-chan struct{}, stopping *atomic.Bool, wait time.Duration, send func() error) (bool, error) {
+	select {
+	case <-exited:
+		return false, errors.New("the service had already ended")
+	default:
+	}
+	stopping.Store(true)
+	if err := send(); err != nil {
+		return false, err
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-exited:
+		return true, nil
+	case <-t.C:
+		return false, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
 }
 
 // stop sends SIGTERM to the group, then SIGKILL after stopGrace (or when ctx

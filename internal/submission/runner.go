@@ -176,7 +176,7 @@ func (b *Box) build(ctx context.Context, cfg Config) error {
 	ring := newLineRing(40)
 	spec := containerSpec{image: image, script: prelude(m) + m.Build, user: user, env: env, host: b.hostConfig(m, cfg.Limits, buildNetwork)}
 	forBuild(spec.host, env)
-	c, err := b.start(ctx, spec, cfg.Labels, ring, newEchoer(cfg.Output), servicePrefix)
+	c, err := b.start(ctx, spec, ring, newEchoer(cfg.Output), servicePrefix)
 	if err != nil {
 		return err
 	}
@@ -208,15 +208,10 @@ type containerSpec struct {
 	host                *container.HostConfig
 }
 
-// start creates and starts a container in the box and follows its output.
-func (b *Box) start(ctx context.Context, s containerSpec, extra map[string]string, ring *lineRing, echo *echoer, prefix string) (*containerRunner, error) {
-	cc := &container.Config{Image: s.image, Env: environ(s.env), Labels: map[string]string{}, User: s.user}
-	for k, v := range b.labels {
-		cc.Labels[k] = v
-	}
-	for k, v := range extra {
-		cc.Labels[k] = v
-	}
+// start creates and starts a container in the box (with the box's labels)
+// and follows its output.
+func (b *Box) start(ctx context.Context, s containerSpec, ring *lineRing, echo *echoer, prefix string) (*containerRunner, error) {
+	cc := &container.Config{Image: s.image, Env: environ(s.env), Labels: b.labels, User: s.user}
 	if s.script != "" {
 		// An init process reaps what the script leaves and passes SIGTERM
 		// on, as a shell on the host would not need to.
